@@ -1,0 +1,3 @@
+module madoguchi.dev/devstack
+
+go 1.26

@@ -1,0 +1,3 @@
+module madoguchi.dev/platform
+
+go 1.26

@@ -1,0 +1,3 @@
+module madoguchi.dev/proto
+
+go 1.26

@@ -1,0 +1,3 @@
+module madoguchi.dev/services
+
+go 1.26

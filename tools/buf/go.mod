@@ -1,0 +1,3 @@
+module madoguchi.dev/tools/buf
+
+go 1.26

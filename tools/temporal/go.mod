@@ -1,0 +1,3 @@
+module madoguchi.dev/tools/temporal
+
+go 1.26

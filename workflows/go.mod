@@ -1,0 +1,3 @@
+module madoguchi.dev/workflows
+
+go 1.26

@@ -1,0 +1,259 @@
+// Package component starts each part of Madoguchi from its configuration:
+// the intake, the bridge, the workflow worker and the data holders. The
+// madoguchi binary runs one per process in production; the dev stack and the
+// end-to-end tests run them all in one process.
+package component
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+
+	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/platform/codec"
+	"madoguchi.dev/platform/logging"
+	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/pseudonym"
+	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/bridge"
+	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/intake"
+	"madoguchi.dev/services/members"
+	membersdb "madoguchi.dev/services/members/migrations"
+	"madoguchi.dev/workflows/registry"
+	"madoguchi.dev/workflows/request"
+)
+
+// Config is read from the environment (see README, "Configuration").
+type Config struct {
+	NATSURL           string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// SubjectRoot namespaces NATS subjects and streams ("dsr").
+	SubjectRoot string `env:"MADOGUCHI_SUBJECT_ROOT" envDefault:"dsr"`
+	// Keys is the seal key ring "id:base64,id:base64", first one active.
+	Keys string `env:"MADOGUCHI_KEYS"`
+	// PseudonymKey (base64, ≥32 bytes) derives pseudonymous ids in events.
+	PseudonymKey string `env:"MADOGUCHI_PSEUDONYM_KEY"`
+	// StreamReplicas for JetStream streams (3 on a production cluster).
+	StreamReplicas int `env:"MADOGUCHI_STREAM_REPLICAS" envDefault:"1"`
+	// RegistryFile names a holders.yaml; empty uses the built-in one.
+	RegistryFile string `env:"MADOGUCHI_REGISTRY"`
+
+	IntakeAddr        string `env:"INTAKE_ADDR" envDefault:"127.0.0.1:8080"`
+	IntakeDatabaseURL string `env:"INTAKE_DATABASE_URL"`
+	// HolderDatabaseURLs are read from HOLDER_<NAME>_DATABASE_URL, one per
+	// holder: each holder owns its database.
+	HolderDatabaseURLs map[string]string `env:"-"`
+}
+
+// LoadConfig reads the environment.
+func LoadConfig() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	cfg.HolderDatabaseURLs = map[string]string{}
+	for name := range Holders {
+		if v := os.Getenv(HolderDatabaseEnv(name)); v != "" {
+			cfg.HolderDatabaseURLs[name] = v
+		}
+	}
+	return cfg, nil
+}
+
+// HolderDatabaseEnv names a holder's database variable.
+func HolderDatabaseEnv(name string) string {
+	return "HOLDER_" + strings.ToUpper(name) + "_DATABASE_URL"
+}
+
+// Runtime is the parsed configuration shared by components in one process.
+type Runtime struct {
+	Config    Config
+	Namespace contract.Namespace
+	Ring      *seal.Ring
+	Pseudonym pseudonym.Key
+	Registry  *registry.Registry
+	Log       zerolog.Logger
+	// IntakeListener overrides IntakeAddr (tests pick a free port).
+	IntakeListener net.Listener
+}
+
+// NewRuntime validates cfg.
+func NewRuntime(cfg Config, log zerolog.Logger) (*Runtime, error) {
+	ns, err := contract.NewNamespace(cfg.SubjectRoot)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Keys == "" {
+		return nil, fmt.Errorf("MADOGUCHI_KEYS is required (generate one with `madoguchi keygen`)")
+	}
+	ring, err := seal.ParseRing(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("MADOGUCHI_KEYS: %w", err)
+	}
+	secret, err := base64.StdEncoding.DecodeString(cfg.PseudonymKey)
+	if err != nil {
+		return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY is not base64")
+	}
+	psn, err := pseudonym.NewKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY: %w", err)
+	}
+	reg, err := registry.Load(cfg.RegistryFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{Config: cfg, Namespace: ns, Ring: ring, Pseudonym: psn, Registry: reg, Log: log}, nil
+}
+
+// connectNATS connects and declares the streams (idempotent).
+func (rt *Runtime) connectNATS(ctx context.Context, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(rt.Config.NATSURL, nats.Name("madoguchi-"+name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: connect NATS: %w", name, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	if err := bus.DeclareStreams(ctx, js, rt.Namespace, bus.StreamOptions{Replicas: rt.Config.StreamReplicas}); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// DialTemporal connects a client with the payload codec and zerolog.
+func (rt *Runtime) DialTemporal(ctx context.Context) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: rt.Config.TemporalAddress, Namespace: rt.Config.TemporalNamespace,
+		DataConverter: codec.DataConverter(rt.Ring),
+		Logger:        logging.Temporal{L: rt.Log.With().Str("part", "temporal-sdk").Logger().Level(zerolog.WarnLevel)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial Temporal at %s: %w", rt.Config.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// RunIntake serves the form and API and relays the outbox.
+func (rt *Runtime) RunIntake(ctx context.Context) error {
+	log := rt.Log.With().Str("component", "intake").Logger()
+	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
+	if err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	defer pool.Close()
+	nc, js, err := rt.connectNATS(ctx, "intake")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	ln := rt.IntakeListener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", rt.Config.IntakeAddr); err != nil {
+			return fmt.Errorf("intake: listen: %w", err)
+		}
+	}
+	log.Info().Str("addr", ln.Addr().String()).Msg("intake serving")
+	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln})
+}
+
+// RunBridge dispatches requests to Temporal and results to workflows.
+func (rt *Runtime) RunBridge(ctx context.Context) error {
+	log := rt.Log.With().Str("component", "bridge").Logger()
+	nc, js, err := rt.connectNATS(ctx, "bridge")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	tc, err := rt.DialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return (&bridge.Bridge{JS: js, Temporal: tc, Namespace: rt.Namespace, Log: log}).Run(ctx)
+}
+
+// RunWorker runs the request workflow and its activities.
+func (rt *Runtime) RunWorker(ctx context.Context) error {
+	log := rt.Log.With().Str("component", "worker").Logger()
+	nc, js, err := rt.connectNATS(ctx, "worker")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	tc, err := rt.DialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := request.RegisterSearchAttributes(ctx, tc, rt.Config.TemporalNamespace); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w := request.NewWorker(tc, &request.Activities{JS: js, Namespace: rt.Namespace, Ring: rt.Ring,
+		Pseudonym: rt.Pseudonym, Registry: rt.Registry})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	log.Info().Str("task_queue", "dsr").Msg("worker polling")
+	<-ctx.Done()
+	w.Stop() // waits for activities in flight
+	return nil
+}
+
+// HolderService is a holder this binary can run: its handlers and schema.
+type HolderService struct {
+	Actions    func() map[dsrv1.Action]holderkit.HandlerFunc
+	Migrations fs.FS
+}
+
+// Holders lists the holder services this binary can run, by registry name.
+var Holders = map[string]HolderService{
+	members.Name: {Actions: members.Actions, Migrations: membersdb.FS},
+}
+
+// RunHolder runs one data holder.
+func (rt *Runtime) RunHolder(ctx context.Context, name string) error {
+	svc, ok := Holders[name]
+	if !ok {
+		return fmt.Errorf("unknown holder %q", name)
+	}
+	log := rt.Log.With().Str("component", "holder").Str("holder", name).Logger()
+	dsn := rt.Config.HolderDatabaseURLs[name]
+	if dsn == "" {
+		return fmt.Errorf("holder %s: %s is not set", name, HolderDatabaseEnv(name))
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("holder %s: %w", name, err)
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, svc.Migrations); err != nil {
+		return fmt.Errorf("holder %s: %w", name, err)
+	}
+	nc, js, err := rt.connectNATS(ctx, "holder-"+name)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: rt.Ring, Log: log, Actions: svc.Actions()}
+	log.Info().Msg("holder consuming commands")
+	return h.Run(ctx)
+}

@@ -1,0 +1,161 @@
+// Command madoguchi runs Madoguchi's parts: one per process in production
+// (intake, bridge, worker, holder NAME), or all of them with their servers
+// on one machine (dev).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"madoguchi.dev/cmd/internal/component"
+	"madoguchi.dev/cmd/internal/stack"
+	"madoguchi.dev/platform/logging"
+	"madoguchi.dev/platform/seal"
+)
+
+const usage = `usage: madoguchi <command>
+
+  dev           run the whole stack on this machine (make dev)
+  intake        serve the request form and API, relay the outbox
+  bridge        start workflows for requests, deliver holder results
+  worker        run the request workflow and its activities
+  holder NAME   run one data holder (e.g. members)
+  keygen [ID]   print a new key-ring entry for MADOGUCHI_KEYS
+
+Configuration is read from the environment; see README.md.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1], os.Args[2:]); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "madoguchi:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cmd string, args []string) error {
+	switch cmd {
+	case "dev":
+		return dev(ctx)
+	case "keygen":
+		id := "k1"
+		if len(args) > 0 {
+			id = args[0]
+		}
+		spec, err := seal.NewKeySpec(id)
+		if err != nil {
+			return err
+		}
+		fmt.Println(spec)
+		return nil
+	case "intake", "bridge", "worker", "holder":
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	log := logging.New(cmd)
+	cfg, err := component.LoadConfig()
+	if err != nil {
+		return err
+	}
+	rt, err := component.NewRuntime(cfg, log)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "intake":
+		return rt.RunIntake(ctx)
+	case "bridge":
+		return rt.RunBridge(ctx)
+	case "worker":
+		return rt.RunWorker(ctx)
+	default:
+		if len(args) != 1 {
+			return errors.New("usage: madoguchi holder NAME")
+		}
+		return rt.RunHolder(ctx, args[0])
+	}
+}
+
+func dev(ctx context.Context) error {
+	if os.Getenv("LOG_FORMAT") == "" {
+		os.Setenv("LOG_FORMAT", "console")
+	}
+	log := logging.New("dev")
+	root, _ := os.Getwd()
+	dir := envOr("MADOGUCHI_DEV_DIR", filepath.Join(root, ".dev"))
+	fmt.Println("Madoguchi dev stack: starting PostgreSQL, NATS, Temporal and every component…")
+	s, err := stack.Start(ctx, stack.Options{
+		Dir: dir, TemporalBinary: envOr("TEMPORAL_CLI", filepath.Join(root, "bin", "temporal")),
+		TemporalPort: 7233, TemporalUIPort: 8233, TemporalDBFile: filepath.Join(dir, "temporal.db"),
+		IntakeAddr: envOr("INTAKE_ADDR", "127.0.0.1:8080"), DatabasePrefix: "madoguchi", SubjectRoot: "dsr",
+		Keys: os.Getenv("MADOGUCHI_KEYS"), PseudonymKey: os.Getenv("MADOGUCHI_PSEUDONYM_KEY"), PersistKeys: true,
+		RegistryFile: os.Getenv("MADOGUCHI_REGISTRY"), Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	origin := func(started bool) string {
+		if started {
+			return "started by make dev"
+		}
+		return "reused"
+	}
+	fmt.Printf(`
+  Request form (ja)   %[1]s/
+  Request form (en)   %[1]s/en
+  JSON API            POST %[1]s/api/v1/requests
+  Temporal Web UI     %[2]s
+  PostgreSQL          %[3]s (%[4]s)
+  NATS JetStream      %[5]s (%[6]s)
+  Temporal frontend   %[7]s (%[8]s)
+  Holders             %[9]v
+  State and keys      %[10]s
+
+Try:  curl -s -XPOST %[1]s/api/v1/requests -H 'Content-Type: application/json' \
+        -d '{"kind":"deletion","subject":{"name":"山田 花子","email":"hanako@example.jp","member_id":"M-1001"}}'
+Ctrl-C stops everything.
+`, s.IntakeURL, uiURL(s), redactURL(s.Postgres.AdminURL), origin(s.Postgres.Started), s.NATS.URL, origin(s.NATS.Started),
+		s.Temporal.HostPort, origin(s.Temporal.Started), s.HolderNames(), dir)
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping…")
+	case <-s.Done():
+		fmt.Println("a component stopped:", s.Err())
+	}
+	err = s.Stop()
+	fmt.Println("stopped.")
+	return err
+}
+
+func uiURL(s *stack.Stack) string {
+	if s.Temporal.UIURL == "" {
+		return "(Temporal was reused: its own UI)"
+	}
+	return s.Temporal.UIURL
+}
+
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		return "postgres://…" + u[at:]
+	}
+	return u
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

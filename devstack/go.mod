@@ -1,3 +1,0 @@
-module madoguchi.dev/devstack
-
-go 1.26

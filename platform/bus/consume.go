@@ -1,0 +1,189 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"madoguchi.dev/proto/contract"
+)
+
+// PoisonError marks a message that can never be processed (undecodable,
+// invalid): it is dead-lettered with the reason and never retried.
+type PoisonError struct{ Reason string }
+
+func (e *PoisonError) Error() string { return "poison message: " + e.Reason }
+
+// Poison wraps a reason as a PoisonError.
+func Poison(format string, args ...any) error {
+	return &PoisonError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Handler processes one message. nil: ack. PoisonError: dead-letter, term.
+// Any other error: retry later with backoff, dead-letter after MaxDeliver.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// Consumer describes a durable pull consumer and what to do with failures.
+type Consumer struct {
+	Namespace contract.Namespace
+	Stream    string
+	// Durable is the consumer name; it is also the dead-letter source token.
+	Durable        string
+	FilterSubjects []string
+	// MaxDeliver bounds retries (default 10); then the message is dead-lettered.
+	MaxDeliver int
+	// AckWait is how long a handler may take before redelivery (default 30s).
+	AckWait time.Duration
+	// DeliverPolicy; default all (a new consumer starts at the stream's start).
+	DeliverPolicy jetstream.DeliverPolicy
+	Log           zerolog.Logger
+}
+
+// Backoff between retries of one message.
+var Backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute}
+
+func delayFor(delivered uint64) time.Duration {
+	i := int(delivered) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(Backoff) {
+		i = len(Backoff) - 1
+	}
+	return Backoff[i]
+}
+
+// Ensure creates or updates the durable consumer.
+func (c Consumer) Ensure(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	maxDeliver := c.MaxDeliver
+	if maxDeliver <= 0 {
+		maxDeliver = 10
+	}
+	ackWait := c.AckWait
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    maxDeliver,
+		DeliverPolicy: c.DeliverPolicy,
+		MaxAckPending: 1000,
+	}
+	// A single filter goes in FilterSubject: servers before 2.10 (Debian's)
+	// do not know FilterSubjects.
+	if len(c.FilterSubjects) == 1 {
+		cfg.FilterSubject = c.FilterSubjects[0]
+	} else {
+		cfg.FilterSubjects = c.FilterSubjects
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	return cons, nil
+}
+
+// Run consumes until ctx is cancelled, then lets the handler in flight finish.
+func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) error {
+	cons, err := c.Ensure(ctx, js)
+	if err != nil {
+		return err
+	}
+	maxDeliver := cons.CachedInfo().Config.MaxDeliver
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return fmt.Errorf("bus: consume %s: %w", c.Durable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			c.Log.Warn().Err(err).Str("consumer", c.Durable).Msg("pull failed; retrying")
+			continue
+		}
+		// The handler gets a context that outlives shutdown by a bounded
+		// time, so work in flight finishes instead of being torn in half.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+		c.handle(hctx, js, msg, h, maxDeliver)
+		cancel()
+	}
+}
+
+func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, h Handler, maxDeliver int) {
+	log := c.Log.With().Str("consumer", c.Durable).Str("subject", msg.Subject()).
+		Str("request_id", msg.Headers().Get(contract.HeaderRequestID)).Logger()
+	err := safeCall(ctx, h, msg)
+	if err == nil {
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn().Err(aerr).Msg("ack failed; message will be redelivered")
+		}
+		return
+	}
+	var poison *PoisonError
+	meta, _ := msg.Metadata()
+	exhausted := meta != nil && maxDeliver > 0 && int(meta.NumDelivered) >= maxDeliver
+	if errors.As(err, &poison) || exhausted {
+		reason := err.Error()
+		if exhausted && poison == nil {
+			reason = "max deliveries reached: " + reason
+		}
+		if derr := c.deadLetter(ctx, js, msg, reason); derr != nil {
+			// Not dead-lettered: keep the message rather than lose it.
+			log.Error().Err(derr).Msg("dead-letter failed; message kept for redelivery")
+			_ = msg.NakWithDelay(delayFor(meta.NumDelivered))
+			return
+		}
+		log.Warn().Str("reason", reason).Msg("message dead-lettered")
+		_ = msg.Term()
+		return
+	}
+	delivered := uint64(1)
+	if meta != nil {
+		delivered = meta.NumDelivered
+	}
+	log.Warn().Err(err).Uint64("delivered", delivered).Msg("handler failed; will retry")
+	_ = msg.NakWithDelay(delayFor(delivered))
+}
+
+// safeCall turns a handler panic into a poison error: one bad message must
+// not take the consumer down.
+func safeCall(ctx context.Context, h Handler, msg jetstream.Msg) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Poison("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, msg)
+}
+
+func (c Consumer) deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, reason string) error {
+	dl := nats.NewMsg(c.Namespace.DeadLetter(c.Durable))
+	dl.Data = msg.Data()
+	for k, vs := range msg.Headers() {
+		for _, v := range vs {
+			dl.Header.Add(k, v)
+		}
+	}
+	dl.Header.Del(nats.MsgIdHdr)
+	dl.Header.Set(contract.HeaderDeadReason, reason)
+	dl.Header.Set(contract.HeaderDeadSubject, msg.Subject())
+	dl.Header.Set(contract.HeaderDeadSource, c.Durable)
+	id := c.Durable
+	if meta, err := msg.Metadata(); err == nil {
+		id = c.Durable + "." + meta.Stream + "." + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	_, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID(id))
+	return err
+}

@@ -1,0 +1,96 @@
+// Package bus is the JetStream side of the contracts: it declares the
+// streams, publishes contract messages with stable message ids, and runs
+// consumers that ack, retry or dead-letter every message they are given.
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"madoguchi.dev/proto/contract"
+)
+
+// StreamOptions are the operator's knobs for the streams.
+type StreamOptions struct {
+	// Replicas per stream: 1 on one server, 3 in a production cluster.
+	Replicas int
+	// DedupWindow must exceed the longest time a publisher may retry the same
+	// message (outbox relay, activity retries).
+	DedupWindow time.Duration
+	// EventsReplay is how long erasure events stay replayable for a
+	// subscriber that was down.
+	EventsReplay time.Duration
+	// Storage: file in production; memory is allowed for throwaway stacks.
+	Storage jetstream.StorageType
+}
+
+// DefaultStreamOptions are used when a field is zero.
+var DefaultStreamOptions = StreamOptions{
+	Replicas:     1,
+	DedupWindow:  10 * time.Minute,
+	EventsReplay: 7 * 24 * time.Hour,
+	Storage:      jetstream.FileStorage,
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	d := DefaultStreamOptions
+	if o.Replicas > 0 {
+		d.Replicas = o.Replicas
+	}
+	if o.DedupWindow > 0 {
+		d.DedupWindow = o.DedupWindow
+	}
+	if o.EventsReplay > 0 {
+		d.EventsReplay = o.EventsReplay
+	}
+	if o.Storage != 0 {
+		d.Storage = o.Storage
+	}
+	return d
+}
+
+// StreamConfigs lists every stream of a namespace.
+func StreamConfigs(ns contract.Namespace, o StreamOptions) []jetstream.StreamConfig {
+	o = o.withDefaults()
+	base := func(name, desc string, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    subjects,
+			Storage:     o.Storage,
+			Replicas:    o.Replicas,
+			Duplicates:  o.DedupWindow,
+			Discard:     jetstream.DiscardOld,
+		}
+	}
+	req := base(ns.StreamRequests(), "Submitted privacy requests, from the intake outbox", ns.RequestSubmitted())
+	req.MaxAge = 30 * 24 * time.Hour
+
+	// Work queue: a command is gone once its holder acked it; each holder's
+	// consumer filters on its own subjects, so they never overlap.
+	cmd := base(ns.StreamCommands(), "Commands to data holders", ns.Root+".commands.>")
+	cmd.Retention = jetstream.WorkQueuePolicy
+
+	res := base(ns.StreamResults(), "Results reported by data holders", ns.AllResults())
+	res.Retention = jetstream.WorkQueuePolicy
+
+	ev := base(ns.StreamEvents(), "Events for internal subscribers (erasure completed)", ns.Root+".events.>")
+	ev.MaxAge = o.EventsReplay
+
+	dl := base(ns.StreamDeadLetter(), "Messages a consumer could not process, with the reason", ns.Root+".deadletter.>")
+	dl.MaxAge = 30 * 24 * time.Hour
+	return []jetstream.StreamConfig{req, cmd, res, ev, dl}
+}
+
+// DeclareStreams creates or updates every stream; safe to run at every start.
+func DeclareStreams(ctx context.Context, js jetstream.JetStream, ns contract.Namespace, o StreamOptions) error {
+	for _, cfg := range StreamConfigs(ns, o) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package devinfra
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS is a reachable NATS server with JetStream.
+type NATS struct {
+	URL     string
+	Started bool
+	srv     *server.Server
+}
+
+// StartNATS returns the server named by NATS_URL (env; "embedded" forces the
+// embedded one), one answering on 127.0.0.1:4222 with JetStream enabled and
+// at least MinServerVersion, or an embedded server storing JetStream data
+// under dir.
+func StartNATS(ctx context.Context, dir string) (*NATS, error) {
+	if os.Getenv("NATS_URL") == "embedded" {
+		return StartEmbeddedNATS(dir, -1)
+	}
+	// A configured server is used as it is (a too old one fails loudly below).
+	if u := os.Getenv("NATS_URL"); u != "" {
+		if err := checkJetStream(ctx, u); err != nil {
+			return nil, fmt.Errorf("devinfra: NATS_URL is set but not usable: %w", err)
+		}
+		return &NATS{URL: u}, nil
+	}
+	local := "nats://127.0.0.1:4222"
+	if reachable("127.0.0.1:4222") && checkJetStream(ctx, local) == nil {
+		return &NATS{URL: local}, nil
+	}
+	return StartEmbeddedNATS(dir, -1)
+}
+
+// StartEmbeddedNATS runs nats-server in this process (port -1: any free port).
+func StartEmbeddedNATS(dir string, port int) (*NATS, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("devinfra: nats dir: %w", err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      port,
+		JetStream: true,
+		StoreDir:  dir,
+		NoSigs:    true,
+		NoLog:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devinfra: nats server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("devinfra: embedded nats-server did not start")
+	}
+	return &NATS{URL: srv.ClientURL(), Started: true, srv: srv}, nil
+}
+
+// MinServerVersion is the oldest nats-server Madoguchi runs on: 2.9 (still
+// shipped by Debian 12) loses pull-consumer deliveries on work-queue streams
+// with wildcard filters as used by the results stream, and lacks
+// multi-filter consumers.
+const MinServerVersion = "2.10.0"
+
+func checkJetStream(ctx context.Context, url string) error {
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if v := nc.ConnectedServerVersion(); !versionAtLeast(v, MinServerVersion) {
+		return fmt.Errorf("nats-server %s is older than %s", v, MinServerVersion)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	return err
+}
+
+// Stop shuts down an embedded server; otherwise it does nothing.
+func (n *NATS) Stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+}
+
+// versionAtLeast compares dotted numeric versions ("2.9.10" < "2.10.0").
+func versionAtLeast(v, min string) bool {
+	parse := func(s string) [3]int {
+		var out [3]int
+		s, _, _ = strings.Cut(s, "-")
+		for i, p := range strings.SplitN(s, ".", 3) {
+			out[i], _ = strconv.Atoi(p)
+		}
+		return out
+	}
+	a, b := parse(v), parse(min)
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] > b[i]
+		}
+	}
+	return true
+}

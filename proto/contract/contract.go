@@ -1,0 +1,114 @@
+// Package contract names what the services and the workflows agree on besides
+// the message types in gen/: NATS subjects, stream names, message headers and
+// the Temporal names (workflow type, task queue, signals, workflow ids).
+//
+// Everything is relative to a Namespace so that tests and side-by-side stacks
+// can share one NATS server and one Temporal server without colliding.
+package contract
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Namespace prefixes every subject and stream. The zero value is not valid;
+// use Default or NewNamespace.
+type Namespace struct {
+	// Root is the first subject token, "dsr" in production.
+	Root string
+	// StreamPrefix starts every stream name, "DSR" in production.
+	StreamPrefix string
+}
+
+// Default is the production namespace.
+var Default = Namespace{Root: "dsr", StreamPrefix: "DSR"}
+
+var tokenRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// NewNamespace builds a namespace from a root token such as "dsr" or
+// "t_3f9a" (tests). Stream names use its upper-case form.
+func NewNamespace(root string) (Namespace, error) {
+	if !tokenRE.MatchString(root) {
+		return Namespace{}, fmt.Errorf("contract: namespace root %q must match %s", root, tokenRE)
+	}
+	return Namespace{Root: root, StreamPrefix: strings.ToUpper(root)}, nil
+}
+
+// Subjects.
+
+// RequestSubmitted is where the intake relay publishes dsr.v1.RequestSubmitted.
+func (n Namespace) RequestSubmitted() string { return n.Root + ".requests.submitted" }
+
+// Command is where the workflow sends dsr.v1.HolderCommand to one holder.
+// action is the lower-case action token, e.g. "erase".
+func (n Namespace) Command(holder, action string) string {
+	return n.Root + ".commands." + holder + "." + action
+}
+
+// CommandsFor matches every command for one holder.
+func (n Namespace) CommandsFor(holder string) string { return n.Root + ".commands." + holder + ".>" }
+
+// Result is where a holder publishes dsr.v1.HolderResult.
+func (n Namespace) Result(holder string) string { return n.Root + ".results." + holder }
+
+// AllResults matches every holder's results.
+func (n Namespace) AllResults() string { return n.Root + ".results.>" }
+
+// ErasureCompleted is where dsr.v1.ErasureCompleted is published.
+func (n Namespace) ErasureCompleted() string { return n.Root + ".events.erasure.completed" }
+
+// DeadLetter is where a consumer puts a message it cannot process, with the
+// reason in headers. source names the consumer, e.g. "dispatcher".
+func (n Namespace) DeadLetter(source string) string { return n.Root + ".deadletter." + source }
+
+// Streams.
+
+// StreamRequests holds submitted requests (limits retention, dedup window).
+func (n Namespace) StreamRequests() string { return n.StreamPrefix + "_REQUESTS" }
+
+// StreamCommands holds holder commands (work-queue retention).
+func (n Namespace) StreamCommands() string { return n.StreamPrefix + "_COMMANDS" }
+
+// StreamResults holds holder results.
+func (n Namespace) StreamResults() string { return n.StreamPrefix + "_RESULTS" }
+
+// StreamEvents holds events for internal subscribers (limits, replay window).
+func (n Namespace) StreamEvents() string { return n.StreamPrefix + "_EVENTS" }
+
+// StreamDeadLetter holds dead-lettered messages for staff.
+func (n Namespace) StreamDeadLetter() string { return n.StreamPrefix + "_DEADLETTER" }
+
+// Headers on every message.
+const (
+	// HeaderType carries the full protobuf message name of the body.
+	HeaderType = "Madoguchi-Type"
+	// HeaderRequestID lets logs and traces follow a request without decoding.
+	HeaderRequestID = "Madoguchi-Request-Id"
+	// Dead-letter headers.
+	HeaderDeadReason  = "Madoguchi-Dead-Reason"
+	HeaderDeadSubject = "Madoguchi-Dead-Subject"
+	HeaderDeadSource  = "Madoguchi-Dead-Source"
+)
+
+// ContentType of every message body.
+const ContentType = "application/protobuf"
+
+// Temporal.
+const (
+	// TaskQueue of the request workflow and its activities.
+	TaskQueue = "dsr"
+	// WorkflowType is the registered name of the request workflow.
+	WorkflowType = "DataSubjectRequest"
+	// SignalHolderResult delivers a dsr.v1.HolderResult to the workflow.
+	SignalHolderResult = "holder-result"
+	// QueryStatus returns the request's current picture.
+	QueryStatus = "status"
+)
+
+// WorkflowID is the one workflow id for a request receipt: the dedup key
+// that makes starting twice impossible.
+func WorkflowID(receipt string) string { return "dsr-" + receipt }
+
+// ReceiptFromWorkflowID is the inverse of WorkflowID.
+func ReceiptFromWorkflowID(id string) (string, bool) { return strings.CutPrefix(id, "dsr-") }

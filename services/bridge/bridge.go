@@ -1,0 +1,104 @@
+// Package bridge connects JetStream to Temporal: submitted requests become
+// workflow starts, and holder results become workflow signals. It knows the
+// workflow only through the names in proto/contract.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+)
+
+// Bridge runs the dispatcher and the results consumer.
+type Bridge struct {
+	JS        jetstream.JetStream
+	Temporal  client.Client
+	Namespace contract.Namespace
+	Log       zerolog.Logger
+}
+
+// Run consumes both streams until ctx ends.
+func (b *Bridge) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return bus.Consumer{Namespace: b.Namespace, Stream: b.Namespace.StreamRequests(), Durable: "dispatcher",
+			FilterSubjects: []string{b.Namespace.RequestSubmitted()}, Log: b.Log}.Run(gctx, b.JS, b.Dispatch)
+	})
+	g.Go(func() error {
+		return bus.Consumer{Namespace: b.Namespace, Stream: b.Namespace.StreamResults(), Durable: "results",
+			FilterSubjects: []string{b.Namespace.AllResults()}, Log: b.Log}.Run(gctx, b.JS, b.DeliverResult)
+	})
+	return g.Wait()
+}
+
+// Dispatch starts the request's workflow. The workflow id is derived from the
+// receipt and duplicates are rejected by Temporal, so a redelivered event
+// never starts a second workflow; the message is acked only after Temporal
+// has accepted (or already has) the workflow.
+func (b *Bridge) Dispatch(ctx context.Context, msg jetstream.Msg) error {
+	var ev dsrv1.RequestSubmitted
+	if err := bus.Decode(msg, &ev); err != nil {
+		return bus.Poison("%v", err)
+	}
+	if ev.GetRequestId() == "" || ev.GetReceipt() == "" || ev.GetKind() == dsrv1.RequestKind_REQUEST_KIND_UNSPECIFIED || ev.GetPersonal() == nil {
+		return bus.Poison("RequestSubmitted lacks request_id, receipt, kind or personal data")
+	}
+	id := contract.WorkflowID(ev.GetReceipt())
+	log := b.Log.With().Str("request_id", ev.GetRequestId()).Str("workflow_id", id).Logger()
+	_, err := b.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                contract.TaskQueue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		Memo: map[string]any{
+			"receipt": ev.GetReceipt(), "kind": contract.KindName(ev.GetKind()),
+			"jurisdiction": ev.GetJurisdiction(), "request_id": ev.GetRequestId(),
+		},
+	}, contract.WorkflowType, &ev)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		log.Info().Msg("workflow already started; redelivery acknowledged")
+		return nil
+	case err != nil:
+		return fmt.Errorf("start workflow: %w", err)
+	}
+	log.Info().Msg("workflow started")
+	return nil
+}
+
+// DeliverResult signals a holder's result to its request's workflow.
+func (b *Bridge) DeliverResult(ctx context.Context, msg jetstream.Msg) error {
+	var res dsrv1.HolderResult
+	if err := bus.Decode(msg, &res); err != nil {
+		return bus.Poison("%v", err)
+	}
+	if res.GetReceipt() == "" || res.GetHolder() == "" || res.GetOutcome() == dsrv1.Outcome_OUTCOME_UNSPECIFIED {
+		return bus.Poison("HolderResult lacks receipt, holder or outcome")
+	}
+	id := contract.WorkflowID(res.GetReceipt())
+	err := b.Temporal.SignalWorkflow(ctx, id, "", contract.SignalHolderResult, &res)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// The workflow has finished (or never existed): nothing is waiting.
+		// Dead-letter it so staff can see a result nobody consumed.
+		return bus.Poison("no running workflow %s for result of holder %s", id, res.GetHolder())
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", id, err)
+	}
+	b.Log.Info().Str("request_id", res.GetRequestId()).Str("holder", res.GetHolder()).
+		Str("outcome", res.GetOutcome().String()).Msg("holder result delivered")
+	return nil
+}

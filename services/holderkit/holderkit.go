@@ -1,0 +1,182 @@
+// Package holderkit makes a service a well-behaved data holder: it consumes
+// the holder's commands from JetStream, opens the sealed identifiers, runs
+// the holder's handler exactly once per (request, action) inside the
+// holder's own database transaction, reports the result, and dead-letters
+// what it cannot decode. OnErasure gives any internal service a one-call
+// subscription to erasure events.
+package holderkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/holderkit/migrations"
+)
+
+// Command is a decoded command with its identifiers opened.
+type Command struct {
+	ID        string
+	RequestID string
+	Receipt   string
+	Action    dsrv1.Action
+	Attempt   int32
+	// Subject holds the person's identifiers. Never log it.
+	Subject *dsrv1.Subject
+	// Corrections are the staff-approved new values for ACTION_CORRECT.
+	Corrections map[string]string
+}
+
+// Result is what the handler reports. Export is sealed before it leaves.
+type Result struct {
+	Outcome         dsrv1.Outcome
+	Reason          string
+	LegalBasis      string
+	RecordsAffected int
+	// Export is the holder's JSON document for ACTION_EXPORT*.
+	Export    []byte
+	Entrusted []*dsrv1.EntrustedRecord
+}
+
+// HandlerFunc carries out one command inside tx, the transaction in which
+// holderkit also records the command as processed: the effect and the record
+// commit together or not at all. An error means "not done, try again".
+type HandlerFunc func(ctx context.Context, tx pgx.Tx, cmd Command) (Result, error)
+
+// Holder is one data holder.
+type Holder struct {
+	// Name is the holder's subject token and registry name, e.g. "members".
+	Name      string
+	Namespace contract.Namespace
+	JS        jetstream.JetStream
+	Pool      *pgxpool.Pool
+	Ring      *seal.Ring
+	Log       zerolog.Logger
+	// Actions this holder implements; any other action is reported as failed
+	// (not retryable) so the workflow escalates instead of waiting.
+	Actions map[dsrv1.Action]HandlerFunc
+}
+
+// Migrate creates holderkit's table in the holder's database.
+func (h *Holder) Migrate(ctx context.Context) error {
+	return pgdb.MigrateTable(ctx, h.Pool, migrations.FS, "holderkit_db_version")
+}
+
+// Run migrates holderkit's table and consumes commands until ctx ends.
+func (h *Holder) Run(ctx context.Context) error {
+	if err := h.Migrate(ctx); err != nil {
+		return fmt.Errorf("holderkit %s: %w", h.Name, err)
+	}
+	return bus.Consumer{
+		Namespace: h.Namespace, Stream: h.Namespace.StreamCommands(), Durable: "holder-" + h.Name,
+		FilterSubjects: []string{h.Namespace.CommandsFor(h.Name)}, Log: h.Log,
+	}.Run(ctx, h.JS, h.Handle)
+}
+
+const qProcessed = `-- name: ProcessedResult
+SELECT result FROM holderkit_processed_commands WHERE request_id = $1 AND action = $2`
+
+const qRecord = `-- name: RecordProcessed
+INSERT INTO holderkit_processed_commands (request_id, action, command_id, result) VALUES ($1, $2, $3, $4)`
+
+// Handle processes one command message (exported for tests and custom loops).
+func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
+	var pc dsrv1.HolderCommand
+	if err := bus.Decode(msg, &pc); err != nil {
+		return bus.Poison("%v", err)
+	}
+	if pc.GetRequestId() == "" || pc.GetCommandId() == "" || pc.GetAction() == dsrv1.Action_ACTION_UNSPECIFIED {
+		return bus.Poison("HolderCommand lacks request_id, command_id or action")
+	}
+	if pc.GetHolder() != h.Name {
+		return bus.Poison("command for holder %q delivered to %q", pc.GetHolder(), h.Name)
+	}
+	log := h.Log.With().Str("request_id", pc.GetRequestId()).Str("command_id", pc.GetCommandId()).
+		Str("action", contract.ActionName(pc.GetAction())).Logger()
+	action := contract.ActionName(pc.GetAction())
+
+	// Answered before? Report the stored result again: the effect happened once.
+	var stored []byte
+	err := h.Pool.QueryRow(ctx, qProcessed, pc.GetRequestId(), action).Scan(&stored)
+	switch {
+	case err == nil:
+		var res dsrv1.HolderResult
+		if err := proto.Unmarshal(stored, &res); err != nil {
+			return fmt.Errorf("stored result unreadable: %w", err)
+		}
+		res.CommandId, res.Replayed = pc.GetCommandId(), true
+		log.Info().Msg("command already processed; result reported again")
+		return h.publish(ctx, &res)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("read processed commands: %w", err)
+	}
+
+	cmd := Command{ID: pc.GetCommandId(), RequestID: pc.GetRequestId(), Receipt: pc.GetReceipt(),
+		Action: pc.GetAction(), Attempt: pc.GetAttempt(), Subject: &dsrv1.Subject{}}
+	if err := h.Ring.OpenMessage(pc.GetSubject(), cmd.Subject); err != nil {
+		return bus.Poison("subject envelope: %v", err)
+	}
+	if pc.GetCorrections() != nil {
+		var c dsrv1.Corrections
+		if err := h.Ring.OpenMessage(pc.GetCorrections(), &c); err != nil {
+			return bus.Poison("corrections envelope: %v", err)
+		}
+		cmd.Corrections = c.GetValues()
+	}
+
+	res := &dsrv1.HolderResult{CommandId: pc.GetCommandId(), RequestId: pc.GetRequestId(),
+		Receipt: pc.GetReceipt(), Holder: h.Name, Action: pc.GetAction()}
+	err = pgx.BeginFunc(ctx, h.Pool, func(tx pgx.Tx) error {
+		handler, ok := h.Actions[pc.GetAction()]
+		var r Result
+		if ok {
+			var err error
+			if r, err = handler(ctx, tx, cmd); err != nil {
+				return err
+			}
+		} else {
+			r = Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "action not supported by this holder"}
+		}
+		res.Outcome, res.Reason, res.LegalBasis = r.Outcome, r.Reason, r.LegalBasis
+		res.RecordsAffected, res.Entrusted = int32(r.RecordsAffected), r.Entrusted
+		if r.Export != nil {
+			sealed, err := h.Ring.Message(&dsrv1.Export{Holder: h.Name, Json: r.Export})
+			if err != nil {
+				return err
+			}
+			res.Export = sealed
+		}
+		res.CompletedAt = timestamppb.New(time.Now())
+		data, err := proto.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, qRecord, pc.GetRequestId(), action, pc.GetCommandId(), data)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("carry out command: %w", err)
+	}
+	log.Info().Str("outcome", res.GetOutcome().String()).Int32("records", res.GetRecordsAffected()).Msg("command carried out")
+	// If this publish fails the message is redelivered, and the stored result
+	// is reported from the processed table above.
+	return h.publish(ctx, res)
+}
+
+func (h *Holder) publish(ctx context.Context, res *dsrv1.HolderResult) error {
+	_, err := bus.Publish(ctx, h.JS, h.Namespace.Result(h.Name), res.GetCommandId()+".result", res.GetRequestId(), res)
+	return err
+}

@@ -1,0 +1,122 @@
+// Package intake accepts privacy requests from the web form and the JSON
+// API, validates them, stores them durably with their personal data sealed,
+// and announces each one exactly once through the transactional outbox.
+package intake
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/outbox"
+)
+
+// Service is the intake's core: one submission path for API and pages.
+type Service struct {
+	Pool      *pgxpool.Pool
+	Ring      *seal.Ring
+	Namespace contract.Namespace
+	Log       zerolog.Logger
+	// Now is the clock (tests may fix it).
+	Now func() time.Time
+}
+
+// Accepted is the answer to a submission.
+type Accepted struct {
+	ID          string    `json:"id"`
+	Receipt     string    `json:"receipt"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	// Replayed is true when an Idempotency-Key matched an earlier submission.
+	Replayed bool `json:"-"`
+}
+
+// ValidationError carries per-field message codes.
+type ValidationError struct{ Fields FieldErrors }
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%d invalid fields", len(e.Fields)) }
+
+var jst = time.FixedZone("JST", 9*60*60)
+
+// Crockford base32 without I, L, O, U: readable over the phone.
+const receiptAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newReceipt makes a receipt number such as 20261125-7K3M9Q: the date (JST)
+// helps staff, the random part (30 bits) keeps numbers from being guessed.
+func newReceipt(now time.Time) (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = receiptAlphabet[int(b[i])%len(receiptAlphabet)]
+	}
+	return now.In(jst).Format("20060102") + "-" + string(b), nil
+}
+
+// Submit validates and stores a submission and queues its announcement.
+// idempotencyKey may be empty.
+func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey string) (Accepted, error) {
+	sub.Normalise()
+	if errs := sub.Validate(); len(errs) > 0 {
+		return Accepted{}, &ValidationError{Fields: errs}
+	}
+	if len(idempotencyKey) > 200 {
+		return Accepted{}, &ValidationError{Fields: FieldErrors{"Idempotency-Key": "too_long"}}
+	}
+	kind, _ := contract.ParseKind(sub.Kind)
+	now := s.now()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: request id: %w", err)
+	}
+	receipt, err := newReceipt(now)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: receipt: %w", err)
+	}
+	sealed, err := s.Ring.Message(sub.Personal())
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: seal personal data: %w", err)
+	}
+	ev := &dsrv1.RequestSubmitted{
+		RequestId: id.String(), Receipt: receipt, Kind: kind,
+		Jurisdiction: sub.Jurisdiction, Locale: sub.Locale,
+		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: sealed,
+	}
+	r := stored{id: id.String(), receipt: receipt, kind: kind, sub: &sub, sealed: sealed,
+		idempotencyKey: idempotencyKey, hash: submissionHash(&sub), createdAt: now}
+	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, func(tx pgx.Tx) error {
+		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
+		return outbox.Enqueue(ctx, tx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
+	})
+	if err != nil {
+		if errors.Is(err, ErrIdempotencyConflict) {
+			return Accepted{}, err
+		}
+		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
+	}
+	log := s.Log.Info().Str("request_id", gotID).Str("receipt", gotReceipt).Str("kind", sub.Kind)
+	if existing {
+		log.Msg("idempotent retry answered with the stored request")
+	} else {
+		log.Msg("request accepted")
+	}
+	return Accepted{ID: gotID, Receipt: gotReceipt, SubmittedAt: createdAt, Replayed: existing}, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}

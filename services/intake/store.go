@@ -1,0 +1,77 @@
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+)
+
+const qInsertRequest = `-- name: InsertRequest
+INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
+                      personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (idempotency_key) DO NOTHING`
+
+const qRequestByIdempotencyKey = `-- name: RequestByIdempotencyKey
+SELECT id::text, receipt, submission_hash, created_at FROM requests WHERE idempotency_key = $1`
+
+// ErrIdempotencyConflict: the key was used before for a different request.
+var ErrIdempotencyConflict = errors.New("idempotency key already used for a different request")
+
+// stored is what the store writes for one request.
+type stored struct {
+	id, receipt    string
+	kind           dsrv1.RequestKind
+	sub            *Submission
+	sealed         *dsrv1.Sealed
+	idempotencyKey string
+	hash           []byte
+	createdAt      time.Time
+}
+
+// submissionHash fingerprints a normalised submission so that a reused
+// idempotency key with other content is refused rather than answered wrongly.
+func submissionHash(s *Submission) []byte {
+	b, _ := json.Marshal(s) // struct of strings: cannot fail
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// insert writes the request and its outbox row in one transaction. When the
+// idempotency key exists already it returns that request instead (existing
+// true) and writes nothing.
+func insert(ctx context.Context, pool *pgxpool.Pool, r stored, enqueue func(pgx.Tx) error) (id, receipt string, createdAt time.Time, existing bool, err error) {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var key any
+		if r.idempotencyKey != "" {
+			key = r.idempotencyKey
+		}
+		tag, err := tx.Exec(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
+			r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt)
+		if err != nil {
+			return fmt.Errorf("insert request: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			var hash []byte
+			if err := tx.QueryRow(ctx, qRequestByIdempotencyKey, r.idempotencyKey).Scan(&id, &receipt, &hash, &createdAt); err != nil {
+				return fmt.Errorf("read idempotent request: %w", err)
+			}
+			if string(hash) != string(r.hash) {
+				return ErrIdempotencyConflict
+			}
+			existing = true
+			return nil
+		}
+		id, receipt, createdAt = r.id, r.receipt, r.createdAt
+		return enqueue(tx)
+	})
+	return id, receipt, createdAt, existing, err
+}

@@ -1,0 +1,46 @@
+// Package outbox implements the transactional outbox: a message is written
+// to the outbox table in the same transaction as the state it announces, and
+// the relay publishes it to JetStream afterwards. Together with JetStream's
+// dedup on the stable message id, this gives exactly-once appearance of each
+// event: a crash before commit leaves neither, a crash after publish but
+// before marking sent publishes again, and the stream drops the duplicate.
+//
+// The table (see services/intake/migrations) needs the columns id, request_id,
+// subject, msg_id, msg_type, payload, attempts, last_error, sent_at.
+package outbox
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+)
+
+// NotifyChannel is the LISTEN/NOTIFY channel that wakes the relay at commit.
+const NotifyChannel = "outbox"
+
+const qEnqueue = `-- name: Enqueue
+INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload) VALUES ($1, $2, $3, $4, $5)`
+
+const qNotify = `-- name: Notify
+SELECT pg_notify('` + NotifyChannel + `', '')`
+
+// Enqueue adds a message to the outbox inside tx. msgID must be stable for
+// the event (e.g. the request id), never derived from the payload.
+func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m proto.Message) error {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("outbox: marshal: %w", err)
+	}
+	typ := string(m.ProtoReflect().Descriptor().FullName())
+	if _, err := tx.Exec(ctx, qEnqueue, requestID, subject, msgID, typ, data); err != nil {
+		return fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	// Delivered only when tx commits: the relay wakes exactly when there is
+	// something committed to send.
+	if _, err := tx.Exec(ctx, qNotify); err != nil {
+		return fmt.Errorf("outbox: notify: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"madoguchi.dev/proto/contract"
+)
+
+const qClaim = `-- name: ClaimBatch
+SELECT id, request_id::text, subject, msg_id, msg_type, payload
+FROM outbox WHERE sent_at IS NULL
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+
+const qMarkSent = `-- name: MarkSent
+UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)`
+
+const qMarkFailed = `-- name: MarkFailed
+UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`
+
+const qUnsentCount = `-- name: UnsentCount
+SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox WHERE sent_at IS NULL`
+
+// Relay publishes committed outbox rows to JetStream.
+type Relay struct {
+	Pool *pgxpool.Pool
+	JS   jetstream.JetStream
+	Log  zerolog.Logger
+	// BatchSize rows per transaction (default 100).
+	BatchSize int
+	// PollInterval is the fallback when no NOTIFY arrives (default 1s).
+	PollInterval time.Duration
+}
+
+type row struct {
+	id                                  int64
+	requestID, subject, msgID, msgType string
+	payload                             []byte
+}
+
+// Run relays until ctx is cancelled. Several relays may run at once (one per
+// intake replica): SKIP LOCKED gives each its own rows.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.BatchSize <= 0 {
+		r.BatchSize = 100
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = time.Second
+	}
+	wake := make(chan struct{}, 1)
+	go r.listen(ctx, wake)
+	for {
+		n, err := r.RelayOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.Log.Warn().Err(err).Msg("outbox relay batch failed; will retry")
+		}
+		if n == r.BatchSize {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-time.After(r.PollInterval):
+		}
+	}
+}
+
+// RelayOnce publishes one batch and returns how many rows it sent.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	tx, err := r.Pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	rows, err := tx.Query(ctx, qClaim, r.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: claim: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		err := rw.Scan(&x.id, &x.requestID, &x.subject, &x.msgID, &x.msgType, &x.payload)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: read batch: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	// Publish the whole batch asynchronously, then wait for every ack: one
+	// round trip per batch instead of one per message.
+	futures := make([]jetstream.PubAckFuture, len(batch))
+	for i, x := range batch {
+		msg := nats.NewMsg(x.subject)
+		msg.Data = x.payload
+		msg.Header.Set("Content-Type", contract.ContentType)
+		msg.Header.Set(contract.HeaderType, x.msgType)
+		msg.Header.Set(contract.HeaderRequestID, x.requestID)
+		if futures[i], err = r.JS.PublishMsgAsync(msg, jetstream.WithMsgID(x.msgID)); err != nil {
+			return 0, fmt.Errorf("outbox: publish %d: %w", x.id, err)
+		}
+	}
+	sent := make([]int64, 0, len(batch))
+	var firstErr error
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			sent = append(sent, batch[i].id)
+		case perr := <-f.Err():
+			if firstErr == nil {
+				firstErr = perr
+			}
+			if _, err := tx.Exec(ctx, qMarkFailed, batch[i].id, perr.Error()); err != nil {
+				return 0, fmt.Errorf("outbox: mark failed: %w", err)
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Second):
+			if firstErr == nil {
+				firstErr = errors.New("publish ack timeout")
+			}
+		}
+	}
+	if _, err := tx.Exec(ctx, qMarkSent, sent); err != nil {
+		return 0, fmt.Errorf("outbox: mark sent: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("outbox: commit: %w", err)
+	}
+	r.Log.Debug().Int("sent", len(sent)).Msg("outbox batch relayed")
+	if firstErr != nil {
+		return len(sent), fmt.Errorf("outbox: %d of %d not acked: %w", len(batch)-len(sent), len(batch), firstErr)
+	}
+	return len(sent), nil
+}
+
+// Lag reports unsent rows and the age of the oldest, for readiness and metrics.
+func (r *Relay) Lag(ctx context.Context) (count int64, oldestSeconds float64, err error) {
+	err = r.Pool.QueryRow(ctx, qUnsentCount).Scan(&count, &oldestSeconds)
+	return count, oldestSeconds, err
+}
+
+// listen turns NOTIFYs into wake-ups; on connection loss it reconnects, and
+// the poll interval covers the gap.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		err := func() error {
+			conn, err := r.Pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Release()
+			if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+				return err
+			}
+			for {
+				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+					return err
+				}
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		r.Log.Debug().Err(err).Msg("outbox listen interrupted; reconnecting")
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package registry
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+)
+
+func TestBuiltInRegistryNamesMembersForErasure(t *testing.T) {
+	r, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := r.Serving(dsrv1.Action_ACTION_ERASE)
+	if len(hs) == 0 || hs[0].Name != "members" {
+		t.Fatalf("erase served by %+v", hs)
+	}
+	if hs[0].SLA.Duration <= 0 || hs[0].MaxAttempts <= 0 {
+		t.Errorf("defaults not applied: %+v", hs[0])
+	}
+}
+
+func TestHolderSettingsOverrideDefaults(t *testing.T) {
+	r, err := Parse([]byte("defaults: {sla: 5m, max_attempts: 2}\nholders:\n- {name: a, actions: [erase], sla: 1m}\n- {name: b, actions: [export]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Holders[0].SLA.Duration != time.Minute || r.Holders[0].MaxAttempts != 2 || r.Holders[1].SLA.Duration != 5*time.Minute {
+		t.Errorf("settings = %+v", r.Holders)
+	}
+	if got := r.Serving(dsrv1.Action_ACTION_EXPORT); len(got) != 1 || got[0].Name != "b" {
+		t.Errorf("export served by %+v", got)
+	}
+}
+
+func TestInvalidRegistriesAreRefusedWithTheReason(t *testing.T) {
+	for doc, want := range map[string]string{
+		"holders: []": "no holders",
+		"holders:\n- {name: A, actions: [erase]}":      "must match",
+		"holders:\n- {name: a, actions: [shred]}":      "unknown action",
+		"holders:\n- {name: a}\n- {name: a}":           "twice",
+		"holders:\n- {name: a, colour: red}":           "unknown field",
+		"defaults: {sla: soon}\nholders:\n- {name: a}": "duration",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) error = %v, want %q", doc, err, want)
+		}
+	}
+}

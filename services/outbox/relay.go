@@ -41,9 +41,9 @@ type Relay struct {
 }
 
 type row struct {
-	id                                  int64
+	id                                 int64
 	requestID, subject, msgID, msgType string
-	payload                             []byte
+	payload                            []byte
 }
 
 // Run relays until ctx is cancelled. Several relays may run at once (one per

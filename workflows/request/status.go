@@ -16,12 +16,12 @@ const (
 
 // HolderProgress is one holder's part in the request.
 type HolderProgress struct {
-	Action    string    `json:"action"`
-	Attempts  int       `json:"attempts"`
-	Outcome   string    `json:"outcome,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Escalated bool      `json:"escalated"`
-	SentAt    time.Time `json:"sent_at"`
+	Action     string    `json:"action"`
+	Attempts   int       `json:"attempts"`
+	Outcome    string    `json:"outcome,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Escalated  bool      `json:"escalated"`
+	SentAt     time.Time `json:"sent_at"`
 	AnsweredAt time.Time `json:"answered_at,omitempty"`
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -27,12 +26,9 @@ import (
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/bridge"
 	"madoguchi.dev/services/holderkit"
 	"madoguchi.dev/services/intake"
-	"madoguchi.dev/services/members"
-	membersdb "madoguchi.dev/services/members/migrations"
 	"madoguchi.dev/workflows/registry"
 	"madoguchi.dev/workflows/request"
 )
@@ -216,17 +212,6 @@ func (rt *Runtime) RunWorker(ctx context.Context) error {
 	<-ctx.Done()
 	w.Stop() // waits for activities in flight
 	return nil
-}
-
-// HolderService is a holder this binary can run: its handlers and schema.
-type HolderService struct {
-	Actions    func() map[dsrv1.Action]holderkit.HandlerFunc
-	Migrations fs.FS
-}
-
-// Holders lists the holder services this binary can run, by registry name.
-var Holders = map[string]HolderService{
-	members.Name: {Actions: members.Actions, Migrations: membersdb.FS},
 }
 
 // RunHolder runs one data holder.

@@ -1,0 +1,65 @@
+# Madoguchi — the two commands a newcomer needs:
+#   make dev    bring up the whole stack on this machine
+#   make test   run every test (what CI runs, via .ci/run)
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/bin:$(PATH)
+export GOFLAGS ?= -buildvcs=false
+MODULES := proto platform services workflows cmd
+# Every package of the workspace's modules (tools/* are separate modules).
+PKGS := madoguchi.dev/...
+
+.PHONY: dev test deps tools proto proto-check vet unit e2e build tidy-check clean
+
+## dev: run PostgreSQL, NATS, Temporal (UI :8233), the form (:8080), bridge, worker and holders
+dev: deps tools build
+	./bin/madoguchi dev
+
+## test: every check and every test, on real servers (started when missing)
+test: deps tools proto-check vet
+	go test -count=1 -race -timeout 20m $(PKGS)
+
+## deps: Debian packages the project needs on a fresh machine
+deps:
+	@scripts/ensure-deps
+
+## tools: pinned tools from tools/*/go.mod, built into bin/ (not committed)
+tools: bin/temporal bin/buf bin/protoc-gen-go
+
+bin/temporal: tools/temporal/go.mod tools/temporal/go.sum
+	cd tools/temporal && GOWORK=off go build -o ../../bin/ tool
+	@touch $@
+bin/buf: tools/buf/go.mod tools/buf/go.sum
+	cd tools/buf && GOWORK=off go build -o ../../bin/ tool
+	@touch $@
+bin/protoc-gen-go: tools/protoc-gen-go/go.mod tools/protoc-gen-go/go.sum
+	cd tools/protoc-gen-go && GOWORK=off go build -o ../../bin/ tool
+	@touch $@
+
+build:
+	go build -o bin/madoguchi ./cmd/madoguchi
+
+## proto: regenerate proto/gen from proto/dsr/v1/*.proto
+proto: bin/buf bin/protoc-gen-go
+	cd proto && buf lint && buf generate
+
+## proto-check: fail when proto/gen is stale (or the protos break lint)
+proto-check: bin/buf bin/protoc-gen-go
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  cd proto && buf lint && buf generate -o $$tmp && \
+	  if ! diff -r $$tmp/gen gen >/dev/null; then \
+	    echo "proto/gen is stale: run 'make proto' and commit the result" >&2; diff -r $$tmp/gen gen | head -20 >&2; exit 1; fi
+	@echo "proto-check: generated code is current"
+
+vet:
+	@test -z "$$(gofmt -l $(MODULES))" || { echo "gofmt needed:"; gofmt -l $(MODULES); exit 1; }
+	go vet $(PKGS)
+
+unit:
+	go test -count=1 $$(go list $(PKGS) | grep -v /e2e)
+
+e2e: tools
+	go test -count=1 -v ./cmd/e2e/
+
+clean:
+	rm -rf bin .dev test-output

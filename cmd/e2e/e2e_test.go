@@ -1,0 +1,255 @@
+// Package e2e runs Madoguchi end to end on real servers: PostgreSQL (the
+// machine's or a private cluster), NATS with JetStream (embedded when the
+// machine's is missing or too old) and a Temporal dev server started from
+// bin/temporal. Every run uses its own databases, subjects and streams.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
+
+	"madoguchi.dev/cmd/internal/stack"
+	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/request"
+)
+
+var (
+	stk      *stack.Stack
+	temporal client.Client
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin, _ := filepath.Abs("../../bin/temporal")
+	if _, err := os.Stat(bin); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: bin/temporal is missing: run `make tools` (make test does)")
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "madoguchi-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	id := randomToken()
+	logFile, _ := os.Create(filepath.Join(dir, "components.log"))
+	stk, err = stack.Start(ctx, stack.Options{
+		Dir: dir, TemporalBinary: bin, DatabasePrefix: "e2e_" + id, SubjectRoot: "e2e_" + id,
+		Log: zerolog.New(logFile).With().Timestamp().Logger(),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start stack:", err)
+		return 1
+	}
+	defer func() {
+		_ = stk.Stop()
+		for _, dsn := range stk.Databases {
+			name := dsn[strings.LastIndex(dsn, "/")+1:]
+			_ = pgdb.DropDatabase(context.Background(), stk.Postgres.AdminURL, name)
+		}
+	}()
+	if temporal, err = stk.Runtime.DialTemporal(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer temporal.Close()
+	code := m.Run()
+	if code != 0 {
+		b, _ := os.ReadFile(filepath.Join(dir, "components.log"))
+		fmt.Fprintf(os.Stderr, "---- component log ----\n%s\n", tail(b, 60))
+	}
+	return code
+}
+
+func randomToken() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tail(b []byte, lines int) string {
+	all := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+type accepted struct {
+	ID      string `json:"id"`
+	Receipt string `json:"receipt"`
+}
+
+func submit(t *testing.T, body, idempotencyKey string) (int, accepted, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, stk.IntakeURL+"/api/v1/requests", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var a accepted
+	if resp.StatusCode == http.StatusAccepted {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatalf("202 body %q: %v", raw, err)
+		}
+	}
+	return resp.StatusCode, a, resp.Header
+}
+
+func countRows(t *testing.T, component, query string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, stk.Databases[component])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// A plain NATS subscriber, as any internal service could be.
+	nc, err := nats.Connect(stk.NATS.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	events, err := nc.SubscribeSync(stk.Runtime.Namespace.ErasureCompleted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, "members", "SELECT count(*) FROM members WHERE member_id = 'M-1001'"); n != 1 {
+		t.Fatalf("seeded member M-1001 rows = %d, want 1", n)
+	}
+
+	body := `{"kind":"deletion","jurisdiction":"JP","locale":"ja","subject":{"name":"山田 花子","email":"hanako@example.jp","member_id":"M-1001"},"details":"退会したので全て削除してください"}`
+	key := "e2e-" + randomToken()
+	status, first, _ := submit(t, body, key)
+	if status != http.StatusAccepted || first.ID == "" || first.Receipt == "" {
+		t.Fatalf("submit = %d %+v, want 202 with id and receipt", status, first)
+	}
+	// The client retries (say its connection dropped): same request, no second workflow.
+	status, again, hdr := submit(t, body, key)
+	if status != http.StatusAccepted || again != first || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry = %d %+v (replayed %q), want the first request %+v", status, again, hdr.Get("Idempotent-Replayed"), first)
+	}
+
+	var out request.Outcome
+	run := temporal.GetWorkflow(ctx, contract.WorkflowID(first.Receipt), "")
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatalf("workflow %s: %v", contract.WorkflowID(first.Receipt), err)
+	}
+	if out.Stage != request.StageCompleted || out.HolderOutcomes["members"] != dsrv1.Outcome_OUTCOME_DONE.String() {
+		t.Errorf("outcome = %+v, want completed with members done", out)
+	}
+	if n := countRows(t, "members", "SELECT count(*) FROM members WHERE member_id = 'M-1001'"); n != 0 {
+		t.Errorf("member M-1001 still has %d rows after deletion", n)
+	}
+	if n := countRows(t, "members", "SELECT count(*) FROM member_facilities WHERE member_id = 'M-1001'"); n != 0 {
+		t.Errorf("member M-1001 still has %d facility rows", n)
+	}
+	if n := countRows(t, "members", "SELECT count(*) FROM members"); n == 0 {
+		t.Errorf("every member was deleted, not just M-1001")
+	}
+
+	msg, err := events.NextMsg(30 * time.Second)
+	if err != nil {
+		t.Fatalf("no erasure event: %v", err)
+	}
+	var ev dsrv1.ErasureCompleted
+	if err := proto.Unmarshal(msg.Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.GetReceipt() != first.Receipt || len(ev.GetSubjectPseudonyms()) == 0 || ev.GetHolders()[0] != "members" {
+		t.Errorf("erasure event = %v", &ev)
+	}
+	for _, pii := range []string{"hanako@example.jp", "山田", "M-1001"} {
+		if bytes.Contains(msg.Data, []byte(pii)) {
+			t.Errorf("erasure event carries personal data %q", pii)
+		}
+	}
+
+	// Exactly one workflow and one outbox announcement for the request.
+	if n := countRows(t, "intake", "SELECT count(*) FROM requests WHERE idempotency_key = $1", key); n != 1 {
+		t.Errorf("requests stored for the idempotency key = %d, want 1", n)
+	}
+	if n := countRows(t, "intake", "SELECT count(*) FROM outbox WHERE request_id = $1 AND sent_at IS NOT NULL", first.ID); n != 1 {
+		t.Errorf("outbox rows sent for the request = %d, want 1", n)
+	}
+	var runs int64
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("DsrReceipt = '%s'", first.Receipt)})
+		if err == nil {
+			if runs = resp.GetCount(); runs >= 1 {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if runs != 1 {
+		t.Errorf("workflows for receipt %s = %d, want exactly 1", first.Receipt, runs)
+	}
+}
+
+func TestInvalidRequestIsRefusedWithFieldErrorsAndStoresNothing(t *testing.T) {
+	before := countRows(t, "intake", "SELECT count(*) FROM requests")
+	req, _ := http.NewRequest(http.MethodPost, stk.IntakeURL+"/api/v1/requests",
+		strings.NewReader(`{"kind":"shred","subject":{"name":"山田 花子","email":"not-an-address"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error  string            `json:"error"`
+		Fields map[string]string `json:"fields"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusUnprocessableEntity || body.Fields["kind"] == "" || body.Fields["subject.email"] == "" {
+		t.Errorf("response = %d %+v, want 422 with kind and subject.email errors", resp.StatusCode, body)
+	}
+	if after := countRows(t, "intake", "SELECT count(*) FROM requests"); after != before {
+		t.Errorf("requests stored went from %d to %d for an invalid request", before, after)
+	}
+}

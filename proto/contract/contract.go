@@ -102,8 +102,41 @@ const (
 	WorkflowType = "DataSubjectRequest"
 	// SignalHolderResult delivers a dsr.v1.HolderResult to the workflow.
 	SignalHolderResult = "holder-result"
-	// QueryStatus returns the request's current picture.
+	// QueryStatus returns the request's current picture (dsr.v1.RequestStatus).
 	QueryStatus = "status"
+)
+
+// Temporal update names: every action on a running request. Each takes the
+// dsr.v1 message of the same name and returns dsr.v1.ActionResult (or
+// VerifyIdentityResult / ResendCodeResult for the person's two).
+const (
+	UpdateVerifyIdentity       = "VerifyIdentity"
+	UpdateResendCode           = "ResendCode"
+	UpdateWithdraw             = "Withdraw"
+	UpdateReviewIdentity       = "ReviewIdentity"
+	UpdateDecide               = "Decide"
+	UpdateMarkFeePaid          = "MarkFeePaid"
+	UpdateExtendDeadline       = "ExtendDeadline"
+	UpdateEntrustedInstruction = "EntrustedInstruction"
+	UpdateRetryHolder          = "RetryHolder"
+	UpdateCloseWithdrawn       = "CloseWithdrawn"
+)
+
+// Search attributes the workflow keeps current (registered by the worker at
+// start-up and by the deploy job).
+const (
+	SAReceipt        = "DsrReceipt"
+	SAKind           = "DsrKind"
+	SAJurisdiction   = "DsrJurisdiction"
+	SAStage          = "DsrStage"
+	SANeedsAttention = "DsrNeedsAttention"
+	// SAAttention lists why (agent_review, holder_escalated, deadline_near, …).
+	SAAttention = "DsrAttention"
+	SADueAt     = "DsrDueAt"
+	SAFeeState  = "DsrFeeState"
+	// SASubjectRef is the pseudonym of the subject's e-mail: links duplicates
+	// without personal data.
+	SASubjectRef = "DsrSubjectRef"
 )
 
 // WorkflowID is the one workflow id for a request receipt: the dedup key

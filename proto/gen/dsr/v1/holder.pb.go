@@ -171,9 +171,13 @@ type HolderCommand struct {
 	// Sealed Subject: the identifiers the holder looks the person up by.
 	Subject *Sealed `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
 	// Sealed Corrections for ACTION_CORRECT, staff-approved.
-	Corrections   *Sealed `protobuf:"bytes,9,opt,name=corrections,proto3" json:"corrections,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Corrections *Sealed `protobuf:"bytes,9,opt,name=corrections,proto3" json:"corrections,omitempty"`
+	// Entrusting companies (委託元) that instructed to proceed: records held
+	// for them are included. Records held for any other company are left
+	// untouched and reported in HolderResult.entrusted.
+	IncludeEntrusted []string `protobuf:"bytes,10,rep,name=include_entrusted,json=includeEntrusted,proto3" json:"include_entrusted,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HolderCommand) Reset() {
@@ -265,6 +269,13 @@ func (x *HolderCommand) GetSubject() *Sealed {
 func (x *HolderCommand) GetCorrections() *Sealed {
 	if x != nil {
 		return x.Corrections
+	}
+	return nil
+}
+
+func (x *HolderCommand) GetIncludeEntrusted() []string {
+	if x != nil {
+		return x.IncludeEntrusted
 	}
 	return nil
 }
@@ -599,7 +610,7 @@ var File_dsr_v1_holder_proto protoreflect.FileDescriptor
 
 const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\n" +
-	"\x13dsr/v1/holder.proto\x12\x06dsr.v1\x1a\x13dsr/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x02\n" +
+	"\x13dsr/v1/holder.proto\x12\x06dsr.v1\x1a\x13dsr/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x03\n" +
 	"\rHolderCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
@@ -611,7 +622,9 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\aattempt\x18\x06 \x01(\x05R\aattempt\x127\n" +
 	"\tissued_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x12(\n" +
 	"\asubject\x18\b \x01(\v2\x0e.dsr.v1.SealedR\asubject\x120\n" +
-	"\vcorrections\x18\t \x01(\v2\x0e.dsr.v1.SealedR\vcorrections\"\x81\x01\n" +
+	"\vcorrections\x18\t \x01(\v2\x0e.dsr.v1.SealedR\vcorrections\x12+\n" +
+	"\x11include_entrusted\x18\n" +
+	" \x03(\tR\x10includeEntrusted\"\x81\x01\n" +
 	"\vCorrections\x127\n" +
 	"\x06values\x18\x01 \x03(\v2\x1f.dsr.v1.Corrections.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +

@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +40,20 @@ type Command struct {
 	Subject *dsrv1.Subject
 	// Corrections are the staff-approved new values for ACTION_CORRECT.
 	Corrections map[string]string
+	// IncludeEntrusted lists the entrusting companies (委託元) that told us to
+	// proceed: act on records held for them too. Records held for any other
+	// company must be left alone and reported in Result.Entrusted.
+	IncludeEntrusted []string
+}
+
+// Includes reports whether records held for companyID may be acted on.
+func (c Command) Includes(companyID string) bool {
+	for _, id := range c.IncludeEntrusted {
+		if id == companyID {
+			return true
+		}
+	}
+	return false
 }
 
 // Result is what the handler reports. Export is sealed before it leaves.
@@ -107,8 +123,15 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	log := h.Log.With().Str("request_id", pc.GetRequestId()).Str("command_id", pc.GetCommandId()).
 		Str("action", contract.ActionName(pc.GetAction())).Logger()
 	action := contract.ActionName(pc.GetAction())
+	if inc := pc.GetIncludeEntrusted(); len(inc) > 0 {
+		sorted := append([]string(nil), inc...)
+		slices.Sort(sorted)
+		action += "+" + strings.Join(sorted, ",")
+	}
 
 	// Answered before? Report the stored result again: the effect happened once.
+	// The key includes the entrusting companies cleared so far, so that a
+	// second command after an instruction to proceed is carried out.
 	var stored []byte
 	err := h.Pool.QueryRow(ctx, qProcessed, pc.GetRequestId(), action).Scan(&stored)
 	switch {
@@ -125,7 +148,8 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 
 	cmd := Command{ID: pc.GetCommandId(), RequestID: pc.GetRequestId(), Receipt: pc.GetReceipt(),
-		Action: pc.GetAction(), Attempt: pc.GetAttempt(), Subject: &dsrv1.Subject{}}
+		Action: pc.GetAction(), Attempt: pc.GetAttempt(), Subject: &dsrv1.Subject{},
+		IncludeEntrusted: pc.GetIncludeEntrusted()}
 	if err := h.Ring.OpenMessage(pc.GetSubject(), cmd.Subject); err != nil {
 		return bus.Poison("subject envelope: %v", err)
 	}

@@ -24,10 +24,13 @@ deps:
 	@scripts/ensure-deps
 
 ## tools: pinned tools from tools/*/go.mod, built into bin/ (not committed)
-tools: bin/temporal bin/buf bin/protoc-gen-go
+tools: bin/temporal bin/buf bin/protoc-gen-go bin/mailpit
 
 bin/temporal: tools/temporal/go.mod tools/temporal/go.sum
 	cd tools/temporal && GOWORK=off go build -o ../../bin/ tool
+	@touch $@
+bin/mailpit: tools/mailpit/go.mod tools/mailpit/go.sum
+	cd tools/mailpit && GOWORK=off go build -o ../../bin/ tool
 	@touch $@
 bin/buf: tools/buf/go.mod tools/buf/go.sum
 	cd tools/buf && GOWORK=off go build -o ../../bin/ tool
@@ -63,3 +66,11 @@ e2e: tools
 
 clean:
 	rm -rf bin .dev test-output
+
+## deploy-check: validate deploy/ offline — kustomize renders, kubeconform (strict, schemas from the
+## pinned Kubernetes OpenAPI + committed CRDs), deployment rules, compose, Dockerfile; tools pinned in
+## tools/deploycheck/go.mod and built into bin/
+.PHONY: deploy-check
+deploy-check:
+	cd tools/deploycheck && GOWORK=off go build -o ../../bin/ tool
+	./bin/deploycheck -root .

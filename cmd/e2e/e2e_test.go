@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +59,9 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	id := randomToken()
 	logFile, _ := os.Create(filepath.Join(dir, "components.log"))
+	mailpit, _ := filepath.Abs("../../bin/mailpit")
 	stk, err = stack.Start(ctx, stack.Options{
-		Dir: dir, TemporalBinary: bin, DatabasePrefix: "e2e_" + id, SubjectRoot: "e2e_" + id,
+		Dir: dir, TemporalBinary: bin, MailpitBinary: mailpit, DatabasePrefix: "e2e_" + id, SubjectRoot: "e2e_" + id,
 		Log: zerolog.New(logFile).With().Timestamp().Logger(),
 	})
 	if err != nil {
@@ -172,6 +174,29 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 		t.Fatalf("retry = %d %+v (replayed %q), want the first request %+v", status, again, hdr.Get("Idempotent-Replayed"), first)
 	}
 
+	// The person proves who they are with the code e-mailed to them.
+	code := codeFromMail(ctx, t, "hanako@example.jp")
+	var verified dsrv1.VerifyIdentityResult
+	update(ctx, t, first.Receipt, contract.UpdateVerifyIdentity, &dsrv1.VerifyIdentity{Code: code}, &verified)
+	if verified.GetOutcome() != dsrv1.VerifyOutcome_VERIFY_OUTCOME_VERIFIED {
+		t.Fatalf("verification = %v", &verified)
+	}
+	// Deletion changes data (APPI Art. 34): staff decide, with the reason on record.
+	waitStage(ctx, t, first.Receipt, request.StageStaffReview)
+	var decided dsrv1.ActionResult
+	update(ctx, t, first.Receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
+		Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "退会済みのため削除します"}, &decided)
+
+	// Support holds an inquiry of hers under entrustment (委託) for a care
+	// facility: it is left alone until that company instructs us.
+	st := waitStage(ctx, t, first.Receipt, request.StageAwaitingEntrusted)
+	if len(st.GetEntrusted()) != 1 || st.GetEntrusted()[0].GetCompanyId() != "facility-kanda" || st.GetEntrusted()[0].GetState() != "waiting" {
+		t.Fatalf("entrusted = %v, want facility-kanda waiting", st.GetEntrusted())
+	}
+	var instructed dsrv1.ActionResult
+	update(ctx, t, first.Receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
+		CompanyId: "facility-kanda", Proceed: true, Note: "委託元より削除の指示あり"}, &instructed)
+
 	var out request.Outcome
 	run := temporal.GetWorkflow(ctx, contract.WorkflowID(first.Receipt), "")
 	if err := run.Get(ctx, &out); err != nil {
@@ -179,6 +204,12 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 	}
 	if out.Stage != request.StageCompleted || out.HolderOutcomes["members"] != dsrv1.Outcome_OUTCOME_DONE.String() {
 		t.Errorf("outcome = %+v, want completed with members done", out)
+	}
+	if got := out.HolderOutcomes["billing"]; got != dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW.String() {
+		t.Errorf("billing outcome = %s, want retained by law (tax records)", got)
+	}
+	if n := countRows(t, "support", "SELECT count(*) FROM inquiries WHERE member_id = 'M-1001'"); n != 0 {
+		t.Errorf("support still holds %d inquiries of M-1001 after the entrusting company said proceed", n)
 	}
 	if n := countRows(t, "members", "SELECT count(*) FROM members WHERE member_id = 'M-1001'"); n != 0 {
 		t.Errorf("member M-1001 still has %d rows after deletion", n)
@@ -252,4 +283,77 @@ func TestInvalidRequestIsRefusedWithFieldErrorsAndStoresNothing(t *testing.T) {
 	if after := countRows(t, "intake", "SELECT count(*) FROM requests"); after != before {
 		t.Errorf("requests stored went from %d to %d for an invalid request", before, after)
 	}
+}
+
+var codeRE = regexp.MustCompile(`\b\d{6}\b`)
+
+// codeFromMail reads the newest verification code e-mailed to addr.
+func codeFromMail(ctx context.Context, t *testing.T, addr string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		msgs, err := stk.Mail.Messages(ctx, fmt.Sprintf("to:%q", addr))
+		if err == nil {
+			for _, m := range msgs {
+				text, err := stk.Mail.MessageText(ctx, m.ID)
+				if err != nil {
+					continue
+				}
+				if c := codeRE.FindString(text); c != "" {
+					return c
+				}
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("no verification code e-mailed to %s", addr)
+	return ""
+}
+
+// update sends a Temporal update, retrying while the workflow is not yet started.
+func update(ctx context.Context, t *testing.T, receipt, name string, arg, result any) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		h, err := temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: contract.WorkflowID(receipt),
+			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			if err = h.Get(ctx, result); err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("update %s on %s: %v", name, receipt, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// status queries the request's current picture.
+func status(ctx context.Context, t *testing.T, receipt string) *dsrv1.RequestStatus {
+	t.Helper()
+	v, err := temporal.QueryWorkflow(ctx, contract.WorkflowID(receipt), "", contract.QueryStatus)
+	if err != nil {
+		return nil
+	}
+	var s dsrv1.RequestStatus
+	if err := v.Get(&s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// waitStage polls the status query until the request reaches stage.
+func waitStage(ctx context.Context, t *testing.T, receipt string, stage request.Stage) *dsrv1.RequestStatus {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last *dsrv1.RequestStatus
+	for time.Now().Before(deadline) {
+		if last = status(ctx, t, receipt); last != nil && last.GetStage() == string(stage) {
+			return last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("request %s did not reach stage %s; last status %v", receipt, stage, last)
+	return nil
 }

@@ -99,6 +99,7 @@ func dev(ctx context.Context) error {
 	s, err := stack.Start(ctx, stack.Options{
 		Dir: dir, TemporalBinary: envOr("TEMPORAL_CLI", filepath.Join(root, "bin", "temporal")),
 		TemporalPort: 7233, TemporalUIPort: 8233, TemporalDBFile: filepath.Join(dir, "temporal.db"),
+		MailpitBinary: envOr("MAILPIT_BIN", filepath.Join(root, "bin", "mailpit")), MailSMTPPort: 1025, MailUIPort: 8025,
 		IntakeAddr: envOr("INTAKE_ADDR", "127.0.0.1:8080"), DatabasePrefix: "madoguchi", SubjectRoot: "dsr",
 		Keys: os.Getenv("MADOGUCHI_KEYS"), PseudonymKey: os.Getenv("MADOGUCHI_PSEUDONYM_KEY"), PersistKeys: true,
 		RegistryFile: os.Getenv("MADOGUCHI_REGISTRY"), Log: log,
@@ -117,6 +118,7 @@ func dev(ctx context.Context) error {
   Request form (en)   %[1]s/en
   JSON API            POST %[1]s/api/v1/requests
   Temporal Web UI     %[2]s
+  Mail catcher        %[11]s  (every notice lands here)
   PostgreSQL          %[3]s (%[4]s)
   NATS JetStream      %[5]s (%[6]s)
   Temporal frontend   %[7]s (%[8]s)
@@ -127,7 +129,7 @@ Try:  curl -s -XPOST %[1]s/api/v1/requests -H 'Content-Type: application/json' \
         -d '{"kind":"deletion","subject":{"name":"山田 花子","email":"hanako@example.jp","member_id":"M-1001"}}'
 Ctrl-C stops everything.
 `, s.IntakeURL, uiURL(s), redactURL(s.Postgres.AdminURL), origin(s.Postgres.Started), s.NATS.URL, origin(s.NATS.Started),
-		s.Temporal.HostPort, origin(s.Temporal.Started), s.HolderNames(), dir)
+		s.Temporal.HostPort, origin(s.Temporal.Started), s.HolderNames(), dir, s.Mail.UIURL)
 	select {
 	case <-ctx.Done():
 		fmt.Println("\nstopping…")

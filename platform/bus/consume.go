@@ -142,7 +142,11 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 		if derr := c.deadLetter(ctx, js, msg, reason); derr != nil {
 			// Not dead-lettered: keep the message rather than lose it.
 			log.Error().Err(derr).Msg("dead-letter failed; message kept for redelivery")
-			_ = msg.NakWithDelay(delayFor(meta.NumDelivered))
+			delivered := uint64(1)
+			if meta != nil {
+				delivered = meta.NumDelivered
+			}
+			_ = msg.NakWithDelay(delayFor(delivered))
 			return
 		}
 		log.Warn().Str("reason", reason).Msg("message dead-lettered")

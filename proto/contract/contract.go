@@ -62,6 +62,10 @@ func (n Namespace) ErasureCompleted() string { return n.Root + ".events.erasure.
 // reason in headers. source names the consumer, e.g. "dispatcher".
 func (n Namespace) DeadLetter(source string) string { return n.Root + ".deadletter." + source }
 
+// PackagesBucket is the JetStream object store holding sealed disclosure
+// packages, keyed by the SHA-256 of the download token.
+func (n Namespace) PackagesBucket() string { return n.StreamPrefix + "_PACKAGES" }
+
 // Streams.
 
 // StreamRequests holds submitted requests (limits retention, dedup window).

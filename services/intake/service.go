@@ -6,6 +6,8 @@ package intake
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -75,7 +77,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		return Accepted{}, &ValidationError{Fields: FieldErrors{"Idempotency-Key": "too_long"}}
 	}
 	kind, _ := contract.ParseKind(sub.Kind)
-	now := s.now()
+	// PostgreSQL keeps microseconds: the first answer and an idempotent
+	// replay must say the same time.
+	now := s.now().Truncate(time.Microsecond)
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: request id: %w", err)
@@ -84,7 +88,13 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: receipt: %w", err)
 	}
-	sealed, err := s.Ring.Message(sub.Personal())
+	token, tokenHash, err := NewStatusToken()
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: status token: %w", err)
+	}
+	personal := sub.Personal()
+	personal.StatusToken = token
+	sealed, err := s.Ring.Message(personal)
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: seal personal data: %w", err)
 	}
@@ -94,7 +104,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: sealed,
 	}
 	r := stored{id: id.String(), receipt: receipt, kind: kind, sub: &sub, sealed: sealed,
-		idempotencyKey: idempotencyKey, hash: submissionHash(&sub), createdAt: now}
+		idempotencyKey: idempotencyKey, hash: submissionHash(&sub), createdAt: now, statusTokenHash: tokenHash}
 	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, func(tx pgx.Tx) error {
 		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
 		return outbox.Enqueue(ctx, tx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
@@ -119,4 +129,21 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// NewStatusToken makes the secret of a status link (256 bits, hex) and the
+// hash the database keeps.
+func NewStatusToken() (token string, hash []byte, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	token = hex.EncodeToString(b)
+	return token, HashStatusToken(token), nil
+}
+
+// HashStatusToken is what the requests table stores for a token.
+func HashStatusToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }

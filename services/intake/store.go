@@ -16,8 +16,9 @@ import (
 
 const qInsertRequest = `-- name: InsertRequest
 INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
-                      personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                      personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at,
+                      status_token_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (idempotency_key) DO NOTHING`
 
 const qRequestByIdempotencyKey = `-- name: RequestByIdempotencyKey
@@ -35,6 +36,8 @@ type stored struct {
 	idempotencyKey string
 	hash           []byte
 	createdAt      time.Time
+	// statusTokenHash is the SHA-256 of the status link's secret.
+	statusTokenHash []byte
 }
 
 // submissionHash fingerprints a normalised submission so that a reused
@@ -55,7 +58,8 @@ func insert(ctx context.Context, pool *pgxpool.Pool, r stored, enqueue func(pgx.
 			key = r.idempotencyKey
 		}
 		tag, err := tx.Exec(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
-			r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt)
+			r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
+			r.statusTokenHash)
 		if err != nil {
 			return fmt.Errorf("insert request: %w", err)
 		}

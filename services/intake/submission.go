@@ -44,7 +44,7 @@ type AgentInput struct {
 type FieldErrors map[string]string
 
 var (
-	phoneRE  = regexp.MustCompile(`^\+?[0-9][0-9\-() ]{5,19}$`)
+	phoneRE  = regexp.MustCompile(`^\+?[0-9(][0-9\-() ]{5,19}$`)
 	memberRE = regexp.MustCompile(`^[A-Za-z0-9\-]{1,32}$`)
 )
 

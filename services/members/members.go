@@ -1,14 +1,17 @@
-// Package members is the data holder for member registration data: it
-// exports, corrects and erases a member's records on command.
+// Package members is the data holder for member registration data (policy
+// §1 お客様からの直接登録): it locates, exports, corrects, suspends and
+// erases a member's records on command.
 package members
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -17,10 +20,19 @@ import (
 // Name is the holder's registry name and subject token.
 const Name = "members"
 
+// qFindMembers selects the members a command acts on: by member number when
+// one was given, else by e-mail address (lower-cased).
 const qFindMembers = `-- name: FindMembers
 SELECT member_id FROM members
-WHERE ($1 <> '' AND member_id = $1) OR ($2 <> '' AND lower(email) = lower($2))
+WHERE CASE WHEN $1 <> '' THEN member_id = $1 ELSE $2 <> '' AND lower(email) = $2 END
 ORDER BY member_id FOR UPDATE`
+
+// qLocateMembers selects every member matching any identifier, so that a
+// record matching one identifier but not the other shows up as a mismatch.
+const qLocateMembers = `-- name: LocateMembers
+SELECT member_id, lower(email) FROM members
+WHERE ($1 <> '' AND member_id = $1) OR ($2 <> '' AND lower(email) = $2)
+ORDER BY member_id`
 
 const qDeleteMember = `-- name: DeleteMember
 DELETE FROM members WHERE member_id = ANY($1)`
@@ -28,27 +40,89 @@ DELETE FROM members WHERE member_id = ANY($1)`
 const qExportMembers = `-- name: ExportMembers
 SELECT coalesce(json_agg(m ORDER BY m.member_id), '[]'::json) FROM (
   SELECT member_id, name, name_kana, email, phone, postal_code, address, birth_date, care_level, registered_at,
+         use_suspended, use_suspended_at, corrected_at,
          (SELECT coalesce(json_agg(json_build_object('facility', f.facility, 'since', f.since)), '[]'::json)
             FROM member_facilities f WHERE f.member_id = members.member_id) AS facilities
   FROM members WHERE member_id = ANY($1)) m`
 
+const qCorrectMembers = `-- name: CorrectMembers
+UPDATE members SET
+  name        = coalesce($2, name),
+  name_kana   = coalesce($3, name_kana),
+  email       = coalesce($4, email),
+  phone       = coalesce($5, phone),
+  postal_code = coalesce($6, postal_code),
+  address     = coalesce($7, address),
+  corrected_at = now()
+WHERE member_id = ANY($1)`
+
+const qSuspendMembers = `-- name: SuspendMembers
+UPDATE members SET use_suspended = true, use_suspended_at = coalesce(use_suspended_at, now())
+WHERE member_id = ANY($1)`
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_ERASE:  erase,
-		dsrv1.Action_ACTION_EXPORT: export,
+		dsrv1.Action_ACTION_LOCATE:  locate,
+		dsrv1.Action_ACTION_EXPORT:  export,
+		dsrv1.Action_ACTION_CORRECT: correct,
+		dsrv1.Action_ACTION_SUSPEND: suspend,
+		dsrv1.Action_ACTION_ERASE:   erase,
 	}
 }
 
-// find locates the member rows for the identifiers: member number, or
-// e-mail address when no number was given.
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	rows, err := tx.Query(ctx, qFindMembers, strings.TrimSpace(s.GetMemberId()), strings.TrimSpace(s.GetEmail()))
-	if err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+// keys returns the identifiers members are looked up by: the member number
+// and the e-mail address, lower-cased.
+func keys(s *dsrv1.Subject) (memberID, email string) {
+	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
 }
+
+// find locates the member rows a command acts on and locks them.
+func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
+	mid, email := keys(s)
+	rows, err := tx.Query(ctx, qFindMembers, mid, email)
+	if err != nil {
+		return nil, dbErr("find members", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr("find members", err)
+	}
+	return ids, nil
+}
+
+var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no member record matches"}
+
+func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	mid, email := keys(cmd.Subject)
+	rows, err := tx.Query(ctx, qLocateMembers, mid, email)
+	if err != nil {
+		return holderkit.Result{}, dbErr("locate members", err)
+	}
+	var matched, mismatched int
+	var rowMID, rowEmail string
+	_, err = pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
+		if agrees(mid, rowMID) && agrees(email, rowEmail) {
+			matched++
+		} else {
+			mismatched++
+		}
+		return nil
+	})
+	if err != nil {
+		return holderkit.Result{}, dbErr("locate members", err)
+	}
+	switch {
+	case mismatched > 0:
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
+	case matched > 0:
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "member record found", RecordsAffected: matched}, nil
+	}
+	return notFound, nil
+}
+
+// agrees reports whether a held identifier does not contradict a given one.
+func agrees(given, held string) bool { return given == "" || held == "" || given == held }
 
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
 	ids, err := find(ctx, tx, cmd.Subject)
@@ -56,11 +130,11 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 		return holderkit.Result{}, err
 	}
 	if len(ids) == 0 {
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no member record matches"}, nil
+		return notFound, nil
 	}
 	tag, err := tx.Exec(ctx, qDeleteMember, ids)
 	if err != nil {
-		return holderkit.Result{}, fmt.Errorf("delete members: %w", err)
+		return holderkit.Result{}, dbErr("delete members", err)
 	}
 	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: int(tag.RowsAffected()),
 		Reason: "member records and facility registrations deleted"}, nil
@@ -72,11 +146,61 @@ func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Re
 		return holderkit.Result{}, err
 	}
 	if len(ids) == 0 {
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no member record matches"}, nil
+		return notFound, nil
 	}
 	var doc json.RawMessage
 	if err := tx.QueryRow(ctx, qExportMembers, ids).Scan(&doc); err != nil {
-		return holderkit.Result{}, fmt.Errorf("export members: %w", err)
+		return holderkit.Result{}, dbErr("export members", err)
 	}
 	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc}, nil
+}
+
+func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	if len(cmd.Corrections) == 0 {
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
+	}
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	if len(ids) == 0 {
+		return notFound, nil
+	}
+	p := planCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
+	n := 0
+	if len(p.applied) > 0 {
+		tag, err := tx.Exec(ctx, qCorrectMembers, ids, p.set["name"], p.set["name_kana"], p.set["email"],
+			p.set["phone"], p.set["postal_code"], p.set["address"])
+		if err != nil {
+			return holderkit.Result{}, dbErr("correct members", err)
+		}
+		n = int(tag.RowsAffected())
+	}
+	return p.result(n), nil
+}
+
+func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	if len(ids) == 0 {
+		return notFound, nil
+	}
+	tag, err := tx.Exec(ctx, qSuspendMembers, ids)
+	if err != nil {
+		return holderkit.Result{}, dbErr("suspend members", err)
+	}
+	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: int(tag.RowsAffected()),
+		Reason: "member records flagged as suspended from use"}, nil
+}
+
+// dbErr wraps a database error without the server's detail text, which can
+// quote the values (personal data) of the statement.
+func dbErr(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
+	}
+	return fmt.Errorf("%s: %s: %w", Name, op, err)
 }

@@ -49,11 +49,9 @@ type row struct {
 // Run relays until ctx is cancelled. Several relays may run at once (one per
 // intake replica): SKIP LOCKED gives each its own rows.
 func (r *Relay) Run(ctx context.Context) error {
-	if r.BatchSize <= 0 {
-		r.BatchSize = 100
-	}
-	if r.PollInterval <= 0 {
-		r.PollInterval = time.Second
+	poll := r.PollInterval
+	if poll <= 0 {
+		poll = time.Second
 	}
 	wake := make(chan struct{}, 1)
 	go r.listen(ctx, wake)
@@ -62,16 +60,23 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			r.Log.Warn().Err(err).Msg("outbox relay batch failed; will retry")
 		}
-		if n == r.BatchSize {
+		if n == r.batchSize() {
 			continue // more may be waiting
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-time.After(r.PollInterval):
+		case <-time.After(poll):
 		}
 	}
+}
+
+func (r *Relay) batchSize() int {
+	if r.BatchSize <= 0 {
+		return 100
+	}
+	return r.BatchSize
 }
 
 // RelayOnce publishes one batch and returns how many rows it sent.
@@ -81,7 +86,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	rows, err := tx.Query(ctx, qClaim, r.BatchSize)
+	rows, err := tx.Query(ctx, qClaim, r.batchSize())
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim: %w", err)
 	}

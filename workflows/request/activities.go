@@ -2,18 +2,29 @@ package request
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/policy/deadline"
+	"madoguchi.dev/workflows/policy/fee"
+	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/workflows/policy/verification"
 	"madoguchi.dev/workflows/registry"
 )
 
@@ -25,6 +36,47 @@ type Activities struct {
 	Ring      *seal.Ring
 	Pseudonym pseudonym.Key
 	Registry  *registry.Registry
+	Settings  Settings
+	Deadline  deadline.Policy
+	// Mailer sends notices (SMTP in production, the mail catcher in dev).
+	Mailer Mailer
+	// Temporal finds related requests (duplicates, CCPA limits) by search
+	// attributes; nil disables those checks.
+	Temporal client.Client
+}
+
+// Settings are the operator's knobs, fixed into each request's history at
+// its start so that a change applies to new requests only.
+type Settings struct {
+	Verification verification.Policy `json:"verification"`
+	Fee          fee.Config          `json:"fee"`
+	Payment      fee.PaymentPolicy   `json:"payment"`
+	// EntrustedWait is how long an entrusting company has to instruct us;
+	// EntrustedReminderBefore when it is reminded.
+	EntrustedWait           time.Duration `json:"entrusted_wait"`
+	EntrustedReminderBefore time.Duration `json:"entrusted_reminder_before"`
+	// PackageTTL is how long a disclosure package can be downloaded.
+	PackageTTL time.Duration `json:"package_ttl"`
+	// PublicURL is where the person's pages live (status, download links).
+	PublicURL string `json:"public_url"`
+	// CCPAAccessLimit per 12 months (Cal. Civ. Code 1798.100(d): two).
+	CCPAAccessLimit int `json:"ccpa_access_limit"`
+	// StaffMailbox receives staff alerts (deadline near, escalations).
+	StaffMailbox string `json:"staff_mailbox"`
+}
+
+// DefaultSettings are used where the operator sets nothing.
+func DefaultSettings() Settings {
+	return Settings{
+		Verification:            verification.DefaultPolicy(),
+		Fee:                     fee.DefaultConfig(),
+		EntrustedWait:           10 * 24 * time.Hour,
+		EntrustedReminderBefore: 3 * 24 * time.Hour,
+		PackageTTL:              30 * 24 * time.Hour,
+		PublicURL:               "http://127.0.0.1:8080",
+		CCPAAccessLimit:         2,
+		StaffMailbox:            "privacy-office@caresmiley.example.jp",
+	}
 }
 
 // HolderPlan is one holder in a fan-out.
@@ -34,11 +86,26 @@ type HolderPlan struct {
 	MaxAttempts int           `json:"max_attempts"`
 }
 
-// Plan is the fan-out for a request, fixed once in history so that a
-// registry change does not alter a running request.
+// Plan is the fan-out for a request.
 type Plan struct {
 	Action  dsrv1.Action `json:"action"`
 	Holders []HolderPlan `json:"holders"`
+}
+
+// Prepared is everything decided once at receipt, recorded in history so
+// that a later change of registry, settings or calendar library never moves
+// a running request's timers or holders.
+type Prepared struct {
+	Settings  Settings           `json:"settings"`
+	Deadlines deadline.Deadlines `json:"deadlines"`
+	WarnAt    time.Time          `json:"warn_at"`
+	Fee       fee.Assessment     `json:"fee"`
+	Plan      Plan               `json:"plan"`
+	// Locate is the holders asked, before acting, whether they hold records
+	// (and for whom, 委託) and whether the identifiers match.
+	Locate []HolderPlan `json:"locate"`
+	// SubjectRef is the e-mail's pseudonym: links requests without PII.
+	SubjectRef string `json:"subject_ref"`
 }
 
 // ActionFor maps a request kind to what holders are told to do.
@@ -57,31 +124,113 @@ func ActionFor(k dsrv1.RequestKind) dsrv1.Action {
 	case dsrv1.RequestKind_REQUEST_KIND_THIRD_PARTY_RECORD_DISCLOSURE:
 		return dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS
 	default:
-		// 利用目的の通知 is answered from the policy itself: no holder acts.
+		// 利用目的の通知 is answered from the privacy policy: no holder acts.
 		return dsrv1.Action_ACTION_UNSPECIFIED
 	}
 }
 
-// PlanFanOut reads the registry for the holders serving the kind's action.
-func (a *Activities) PlanFanOut(_ context.Context, kind dsrv1.RequestKind) (Plan, error) {
-	p := Plan{Action: ActionFor(kind)}
-	if p.Action == dsrv1.Action_ACTION_UNSPECIFIED {
-		return p, nil
+// PrepareInput is what Prepare needs.
+type PrepareInput struct {
+	Kind         dsrv1.RequestKind `json:"kind"`
+	Jurisdiction string            `json:"jurisdiction"`
+	ReceivedAt   time.Time         `json:"received_at"`
+	Personal     *dsrv1.Sealed     `json:"personal"`
+}
+
+func plansOf(hs []registry.Holder) []HolderPlan {
+	var out []HolderPlan
+	for _, h := range hs {
+		out = append(out, HolderPlan{Name: h.Name, SLA: h.SLA.Duration, MaxAttempts: h.MaxAttempts})
 	}
-	for _, h := range a.Registry.Serving(p.Action) {
-		p.Holders = append(p.Holders, HolderPlan{Name: h.Name, SLA: h.SLA.Duration, MaxAttempts: h.MaxAttempts})
+	return out
+}
+
+// Prepare fixes the request's deadlines, fee, fan-out plan and settings.
+func (a *Activities) Prepare(_ context.Context, in PrepareInput) (Prepared, error) {
+	j, err := kind.ParseJurisdiction(in.Jurisdiction)
+	if err != nil {
+		return Prepared{}, temporal.NewNonRetryableApplicationError("unknown jurisdiction", "InvalidInput", err)
+	}
+	k, err := kind.Parse(contract.KindName(in.Kind))
+	if err != nil {
+		return Prepared{}, temporal.NewNonRetryableApplicationError("unknown kind", "InvalidInput", err)
+	}
+	d, err := a.Deadline.Due(j, in.ReceivedAt)
+	if err != nil {
+		return Prepared{}, temporal.NewNonRetryableApplicationError("deadline", "InvalidInput", err)
+	}
+	assessment, err := fee.Assess(k, j, false, a.Settings.Fee)
+	if err != nil {
+		return Prepared{}, temporal.NewNonRetryableApplicationError("fee", "InvalidInput", err)
+	}
+	var pd dsrv1.PersonalData
+	if err := a.Ring.OpenMessage(in.Personal, &pd); err != nil {
+		return Prepared{}, temporal.NewNonRetryableApplicationError("personal data envelope cannot be opened", "SealError", err)
+	}
+	p := Prepared{Settings: a.Settings, Deadlines: d, WarnAt: a.Deadline.WarnAt(d), Fee: assessment,
+		Plan:       Plan{Action: ActionFor(in.Kind)},
+		Locate:     plansOf(a.Registry.Serving(dsrv1.Action_ACTION_LOCATE)),
+		SubjectRef: a.Pseudonym.Of(pseudonym.Email, pd.GetSubject().GetEmail())}
+	if p.Plan.Action != dsrv1.Action_ACTION_UNSPECIFIED {
+		p.Plan.Holders = plansOf(a.Registry.Serving(p.Plan.Action))
 	}
 	return p, nil
 }
 
-// SendInput is one command to one holder.
-type SendInput struct {
+// IssueInput asks for a verification code to be issued and e-mailed.
+type IssueInput struct {
 	RequestID string        `json:"request_id"`
 	Receipt   string        `json:"receipt"`
-	Holder    string        `json:"holder"`
-	Action    dsrv1.Action  `json:"action"`
-	Attempt   int           `json:"attempt"`
+	Locale    string        `json:"locale"`
 	Personal  *dsrv1.Sealed `json:"personal"`
+	// Issue numbers the codes of one request (0 first, then resends).
+	Issue     int       `json:"issue"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Reminder re-sends the same code's reminder instead of the code notice.
+	Reminder bool `json:"reminder"`
+	// Kind and Jurisdiction of the request, for the notice's wording.
+	Kind         string `json:"kind"`
+	Jurisdiction string `json:"jurisdiction"`
+}
+
+// code derives the issue's code from a secret, so that a retried activity
+// e-mails the same code it returns the hash of; the code itself never
+// enters workflow history.
+func (a *Activities) code(requestID string, issue int) string {
+	m := hmac.New(sha256.New, []byte(a.Pseudonym.Of(pseudonym.Type("verification-code"), requestID)))
+	fmt.Fprintf(m, "%s:%d", requestID, issue)
+	n := binary.BigEndian.Uint64(m.Sum(nil)[:8]) % 1_000_000
+	return fmt.Sprintf("%06d", n)
+}
+
+// IssueVerificationCode e-mails the code and returns its hash.
+func (a *Activities) IssueVerificationCode(ctx context.Context, in IssueInput) ([]byte, error) {
+	code := a.code(in.RequestID, in.Issue)
+	kindName := NoticeVerificationCode
+	data := NoticeData{Kind: in.Kind, Jurisdiction: in.Jurisdiction, ExpiresAt: in.ExpiresAt, Code: code}
+	if in.Reminder {
+		kindName = NoticeVerificationReminder
+	}
+	_, err := a.SendNotice(ctx, NoticeInput{ID: fmt.Sprintf("%s.code.%d.%t", in.RequestID, in.Issue, in.Reminder),
+		Kind: kindName, To: RecipientPerson, Receipt: in.Receipt, Locale: in.Locale, Personal: in.Personal, Data: data})
+	if err != nil {
+		return nil, err
+	}
+	return verification.HashCode(code), nil
+}
+
+// SendInput is one command to one holder.
+type SendInput struct {
+	RequestID   string            `json:"request_id"`
+	Receipt     string            `json:"receipt"`
+	Holder      string            `json:"holder"`
+	Action      dsrv1.Action      `json:"action"`
+	Attempt     int               `json:"attempt"`
+	Personal    *dsrv1.Sealed     `json:"personal"`
+	Include     []string          `json:"include,omitempty"`
+	Corrections map[string]string `json:"corrections,omitempty"`
+	// Phase separates the command ids of successive fan-outs of one request.
+	Phase string `json:"phase"`
 }
 
 // CommandID is stable per attempt: redelivery of one attempt deduplicates,
@@ -97,15 +246,26 @@ func (a *Activities) SendHolderCommand(ctx context.Context, in SendInput) error 
 	if err := a.Ring.OpenMessage(in.Personal, &pd); err != nil {
 		return temporal.NewNonRetryableApplicationError("personal data envelope cannot be opened", "SealError", err)
 	}
-	subject, err := a.Ring.Message(&dsrv1.Subject{Email: pd.GetSubject().GetEmail(), MemberId: pd.GetSubject().GetMemberId(),
-		Phone: pd.GetSubject().GetPhone(), Name: pd.GetSubject().GetName(), NameKana: pd.GetSubject().GetNameKana()})
+	s := pd.GetSubject()
+	subject, err := a.Ring.Message(&dsrv1.Subject{Email: s.GetEmail(), MemberId: s.GetMemberId(),
+		Phone: s.GetPhone(), Name: s.GetName(), NameKana: s.GetNameKana()})
 	if err != nil {
 		return err
 	}
-	id := CommandID(in.RequestID, in.Holder, in.Attempt)
+	holder := in.Holder
+	if in.Phase != "" {
+		holder = in.Phase + "-" + in.Holder
+	}
+	id := CommandID(in.RequestID, holder, in.Attempt)
 	cmd := &dsrv1.HolderCommand{
 		CommandId: id, RequestId: in.RequestID, Receipt: in.Receipt, Holder: in.Holder,
 		Action: in.Action, Attempt: int32(in.Attempt), IssuedAt: timestamppb.Now(), Subject: subject,
+		IncludeEntrusted: in.Include,
+	}
+	if len(in.Corrections) > 0 {
+		if cmd.Corrections, err = a.Ring.Message(&dsrv1.Corrections{Values: in.Corrections}); err != nil {
+			return err
+		}
 	}
 	_, err = bus.Publish(ctx, a.JS, a.Namespace.Command(in.Holder, contract.ActionName(in.Action)), id, in.RequestID, cmd)
 	return err
@@ -141,4 +301,141 @@ func (a *Activities) PublishErasureCompleted(ctx context.Context, in ErasureInpu
 		return "", err
 	}
 	return id, nil
+}
+
+// RelatedInput asks for other requests about the same person.
+type RelatedInput struct {
+	Receipt      string    `json:"receipt"`
+	SubjectRef   string    `json:"subject_ref"`
+	Kind         string    `json:"kind"`
+	Jurisdiction string    `json:"jurisdiction"`
+	Now          time.Time `json:"now"`
+}
+
+// Related are the other requests found.
+type Related struct {
+	// OpenSameKind: receipts of open requests of the same kind.
+	OpenSameKind []string `json:"open_same_kind"`
+	// AccessesLast12Months counts verified CCPA access requests (this one excluded).
+	AccessesLast12Months int `json:"accesses_last_12_months"`
+}
+
+// FindRelated searches Temporal's visibility by the subject's pseudonym.
+func (a *Activities) FindRelated(ctx context.Context, in RelatedInput) (Related, error) {
+	var out Related
+	if a.Temporal == nil || in.SubjectRef == "" {
+		return out, nil
+	}
+	self := contract.WorkflowID(in.Receipt)
+	q := fmt.Sprintf("%s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running' AND WorkflowId != '%s'",
+		contract.SASubjectRef, in.SubjectRef, contract.SAKind, in.Kind, self)
+	ids, err := a.list(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	for _, id := range ids {
+		if r, ok := contract.ReceiptFromWorkflowID(id); ok {
+			out.OpenSameKind = append(out.OpenSameKind, r)
+		}
+	}
+	if in.Jurisdiction == contract.JurisdictionCCPA && in.Kind == "disclosure" {
+		since := in.Now.AddDate(-1, 0, 0).UTC().Format(time.RFC3339)
+		q := fmt.Sprintf("%s = '%s' AND %s = 'disclosure' AND %s = '%s' AND StartTime > '%s' AND WorkflowId != '%s'",
+			contract.SASubjectRef, in.SubjectRef, contract.SAKind, contract.SAJurisdiction, contract.JurisdictionCCPA, since, self)
+		ids, err := a.list(ctx, q)
+		if err != nil {
+			return out, err
+		}
+		out.AccessesLast12Months = len(ids)
+	}
+	return out, nil
+}
+
+func (a *Activities) list(ctx context.Context, query string) ([]string, error) {
+	var ids []string
+	var token []byte
+	for {
+		resp, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: query, NextPageToken: token, PageSize: 100})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			ids = append(ids, e.GetExecution().GetWorkflowId())
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return ids, nil
+		}
+	}
+}
+
+// ExtendInput asks for a deadline extension.
+type ExtendInput struct {
+	Deadlines   deadline.Deadlines `json:"deadlines"`
+	RequestedAt time.Time          `json:"requested_at"`
+	Reason      string             `json:"reason"`
+}
+
+// Extended is the new timing.
+type Extended struct {
+	Deadlines deadline.Deadlines `json:"deadlines"`
+	WarnAt    time.Time          `json:"warn_at"`
+}
+
+// ExtendDeadline applies the jurisdiction's extension rule.
+func (a *Activities) ExtendDeadline(_ context.Context, in ExtendInput) (Extended, error) {
+	d, err := a.Deadline.Extend(in.Deadlines.Jurisdiction, in.Deadlines, in.RequestedAt, in.Reason)
+	if err != nil {
+		return Extended{}, temporal.NewNonRetryableApplicationError(err.Error(), "ExtensionRefused", err)
+	}
+	return Extended{Deadlines: d, WarnAt: a.Deadline.WarnAt(d)}, nil
+}
+
+// PackageInput assembles a disclosure package.
+type PackageInput struct {
+	RequestID string          `json:"request_id"`
+	Receipt   string          `json:"receipt"`
+	Locale    string          `json:"locale"`
+	Kind      string          `json:"kind"`
+	Exports   []*dsrv1.Sealed `json:"exports"`
+	ExpiresAt time.Time       `json:"expires_at"`
+}
+
+// PackageRef points at a stored package.
+type PackageRef struct {
+	// ID is the object name: hex SHA-256 of the token.
+	ID string `json:"id"`
+	// Token is the secret in the download link; it is only e-mailed.
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AssemblePackage opens each holder's export and stores the sealed package.
+func (a *Activities) AssemblePackage(ctx context.Context, in PackageInput) (PackageRef, error) {
+	pkg := disclosure.Package{Receipt: in.Receipt, Kind: in.Kind, Locale: in.Locale, GeneratedAt: time.Now().UTC(),
+		ExpiresAt: in.ExpiresAt, Holders: map[string]json.RawMessage{}}
+	for _, s := range in.Exports {
+		var ex dsrv1.Export
+		if err := a.Ring.OpenMessage(s, &ex); err != nil {
+			return PackageRef{}, temporal.NewNonRetryableApplicationError("export envelope cannot be opened", "SealError", err)
+		}
+		if !json.Valid(ex.GetJson()) {
+			return PackageRef{}, temporal.NewNonRetryableApplicationError("holder "+ex.GetHolder()+" exported invalid JSON", "BadExport", nil)
+		}
+		pkg.Holders[ex.GetHolder()] = ex.GetJson()
+	}
+	id, token, err := a.packages().Put(ctx, pkg)
+	if err != nil {
+		return PackageRef{}, err
+	}
+	return PackageRef{ID: id, Token: token, ExpiresAt: in.ExpiresAt}, nil
+}
+
+func (a *Activities) packages() *disclosure.Store {
+	return &disclosure.Store{JS: a.JS, Namespace: a.Namespace, Ring: a.Ring}
+}
+
+// PurgePackage deletes a package at the end of its life.
+func (a *Activities) PurgePackage(ctx context.Context, id string) error {
+	return a.packages().Delete(ctx, id)
 }

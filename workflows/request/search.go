@@ -8,25 +8,37 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"madoguchi.dev/proto/contract"
 )
 
-// Search attributes the workflow keeps current, so that staff can find
-// requests in the Temporal UI and with `temporal workflow list --query`.
+// Search attributes the workflow keeps current at every stage change, so
+// that staff can find requests in the Temporal UI and with
+// `temporal workflow list --query` (saved views in the README).
 var (
-	SAReceipt        = temporal.NewSearchAttributeKeyKeyword("DsrReceipt")
-	SAKind           = temporal.NewSearchAttributeKeyKeyword("DsrKind")
-	SAJurisdiction   = temporal.NewSearchAttributeKeyKeyword("DsrJurisdiction")
-	SAStage          = temporal.NewSearchAttributeKeyKeyword("DsrStage")
-	SANeedsAttention = temporal.NewSearchAttributeKeyBool("DsrNeedsAttention")
+	SAReceipt        = temporal.NewSearchAttributeKeyKeyword(contract.SAReceipt)
+	SAKind           = temporal.NewSearchAttributeKeyKeyword(contract.SAKind)
+	SAJurisdiction   = temporal.NewSearchAttributeKeyKeyword(contract.SAJurisdiction)
+	SAStage          = temporal.NewSearchAttributeKeyKeyword(contract.SAStage)
+	SANeedsAttention = temporal.NewSearchAttributeKeyBool(contract.SANeedsAttention)
+	SAAttention      = temporal.NewSearchAttributeKeyKeywordList(contract.SAAttention)
+	SADueAt          = temporal.NewSearchAttributeKeyTime(contract.SADueAt)
+	SAFeeState       = temporal.NewSearchAttributeKeyKeyword(contract.SAFeeState)
+	SASubjectRef     = temporal.NewSearchAttributeKeyKeyword(contract.SASubjectRef)
 )
 
 // SearchAttributeTypes lists them for registration.
 var SearchAttributeTypes = map[string]enums.IndexedValueType{
-	SAReceipt.GetName():        enums.INDEXED_VALUE_TYPE_KEYWORD,
-	SAKind.GetName():           enums.INDEXED_VALUE_TYPE_KEYWORD,
-	SAJurisdiction.GetName():   enums.INDEXED_VALUE_TYPE_KEYWORD,
-	SAStage.GetName():          enums.INDEXED_VALUE_TYPE_KEYWORD,
-	SANeedsAttention.GetName(): enums.INDEXED_VALUE_TYPE_BOOL,
+	contract.SAReceipt:        enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SAKind:           enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SAJurisdiction:   enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SAStage:          enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SANeedsAttention: enums.INDEXED_VALUE_TYPE_BOOL,
+	contract.SAAttention:      enums.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	contract.SADueAt:          enums.INDEXED_VALUE_TYPE_DATETIME,
+	contract.SAFeeState:       enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SASubjectRef:     enums.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RegisterSearchAttributes adds the attributes that the namespace lacks;
@@ -52,4 +64,49 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
+}
+
+// setStage moves the request to s and tells the search index.
+func (r *run) setStage(ctx workflow.Context, s Stage) {
+	r.stage = s
+	r.event(ctx, "stage", "system", string(s))
+	r.upsert(ctx, SAStage.ValueSet(string(s)))
+}
+
+func (r *run) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+}
+
+// raise adds an attention reason; lower removes one.
+func (r *run) raise(ctx workflow.Context, reason string) {
+	for _, a := range r.attention {
+		if a == reason {
+			return
+		}
+	}
+	r.attention = append(r.attention, reason)
+	r.event(ctx, "attention", "system", reason)
+	r.syncAttention(ctx)
+}
+
+func (r *run) lower(ctx workflow.Context, reason string) {
+	out := r.attention[:0]
+	changed := false
+	for _, a := range r.attention {
+		if a == reason {
+			changed = true
+			continue
+		}
+		out = append(out, a)
+	}
+	r.attention = out
+	if changed {
+		r.syncAttention(ctx)
+	}
+}
+
+func (r *run) syncAttention(ctx workflow.Context) {
+	r.upsert(ctx, SANeedsAttention.ValueSet(len(r.attention) > 0), SAAttention.ValueSet(append([]string{}, r.attention...)))
 }

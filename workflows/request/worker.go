@@ -9,12 +9,13 @@ import (
 	"madoguchi.dev/proto/contract"
 )
 
-// Register adds the workflow and activities to a worker (or a test env).
+// Register adds the workflows and activities to a worker (or a test env).
 func Register(r interface {
 	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
 }, acts *Activities) {
 	r.RegisterWorkflowWithOptions(DataSubjectRequest, workflow.RegisterOptions{Name: contract.WorkflowType})
+	r.RegisterWorkflowWithOptions(PurgePackage, workflow.RegisterOptions{Name: PurgePackageWorkflowName})
 	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 }
 

@@ -1,181 +1,528 @@
-// Package request holds the DataSubjectRequest workflow (deterministic code
-// only: workflow.go), its activities (activities.go) and its worker.
+// Package request holds the DataSubjectRequest workflow: the lifecycle of
+// one privacy request, from receipt to the last notice, on durable timers.
+// workflow.go, fanout.go, handlers.go and state.go are deterministic
+// workflow code; activities.go and notice.go do the I/O.
 package request
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/workflows/policy/verification"
 )
 
-// activities is nil-valued: the workflow only needs its method names.
+// a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 
-// DataSubjectRequest carries one request from receipt to completion: it
-// plans the fan-out, sends a command to every holder that serves the
-// request's action, waits for each result on a durable per-holder timer
-// (resending, then escalating to staff; silence is never success), and for
-// deletions and erasures announces the erasure to internal services.
+// DataSubjectRequest carries one request through its lifecycle:
+//
+//	received → receipt notice → identity verification (code, TTL, attempts,
+//	reminder) → locate records (委託, mismatches) → staff identity review
+//	(agents, mismatches) → fee (disclosure-type kinds) → staff decision
+//	(data-changing kinds) → fan-out to holders → entrusting companies'
+//	instructions → disclosure package / completion notice → erasure event
+//
+// or closed as unverified, unpaid, withdrawn, refused or identity_rejected —
+// always with a notice saying why.
 func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outcome, error) {
-	if in.GetReceipt() == "" || in.GetPersonal() == nil {
-		return nil, temporal.NewNonRetryableApplicationError("input lacks receipt or personal data", "InvalidInput", nil)
+	if in.GetReceipt() == "" || in.GetRequestId() == "" || in.GetPersonal() == nil {
+		return nil, temporal.NewNonRetryableApplicationError("input lacks request id, receipt or personal data", "InvalidInput", nil)
 	}
-	st := &Status{
-		RequestID: in.GetRequestId(), Receipt: in.GetReceipt(), Kind: contract.KindName(in.GetKind()),
-		Jurisdiction: in.GetJurisdiction(), Stage: StageReceived, Holders: map[string]*HolderProgress{},
-	}
-	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (*Status, error) { return st, nil }); err != nil {
-		return nil, err
-	}
-	log := workflow.GetLogger(ctx)
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SAReceipt.ValueSet(in.GetReceipt()), SAKind.ValueSet(st.Kind),
-		SAJurisdiction.ValueSet(in.GetJurisdiction()), SAStage.ValueSet(string(StageReceived)),
-		SANeedsAttention.ValueSet(false)); err != nil {
-		return nil, err
-	}
-
+	r := &run{in: in, stage: StageReceived, feeState: "none",
+		deadlineChanged: workflow.NewChannel(ctx), retry: workflow.NewChannel(ctx)}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	})
-	var plan Plan
-	if err := workflow.ExecuteActivity(actx, a.PlanFanOut, in.GetKind()).Get(ctx, &plan); err != nil {
-		return nil, fmt.Errorf("plan fan-out: %w", err)
+	if err := r.register(ctx, actx); err != nil {
+		return nil, err
 	}
+	r.upsert(ctx, SAReceipt.ValueSet(in.GetReceipt()), SAKind.ValueSet(contract.KindName(in.GetKind())),
+		SAJurisdiction.ValueSet(in.GetJurisdiction()), SAStage.ValueSet(string(StageReceived)),
+		SANeedsAttention.ValueSet(false), SAFeeState.ValueSet("none"))
+	r.event(ctx, "received", "person", contract.KindName(in.GetKind()))
 
-	setStage(ctx, st, StageFanOut)
-	results := fanOut(ctx, actx, in, plan, st)
+	err := workflow.ExecuteActivity(actx, a.Prepare, PrepareInput{Kind: in.GetKind(), Jurisdiction: in.GetJurisdiction(),
+		ReceivedAt: in.GetSubmittedAt().AsTime(), Personal: in.GetPersonal()}).Get(ctx, &r.prepared)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	r.deadlines, r.warnAt = r.prepared.Deadlines, r.prepared.WarnAt
+	r.verification = verification.NewState(r.prepared.Settings.Verification)
+	r.upsert(ctx, SADueAt.ValueSet(r.deadlines.AnswerDue))
+	workflow.Go(ctx, r.watchDeadline)
+	r.notify(ctx, actx, NoticeReceipt, NoticeData{DueAt: r.deadlines.AnswerDue})
 
-	out := &Outcome{Receipt: in.GetReceipt(), HolderOutcomes: map[string]string{}}
-	var erased []string
-	for _, h := range plan.Holders {
-		r := results[h.Name]
-		out.HolderOutcomes[h.Name] = r.GetOutcome().String()
-		if r.GetOutcome() == dsrv1.Outcome_OUTCOME_DONE || r.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL ||
-			r.GetOutcome() == dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW {
-			erased = append(erased, h.Name)
-		}
+	out, err := r.lifecycle(ctx, actx)
+	if err != nil {
+		return nil, err
 	}
-	if plan.Action == dsrv1.Action_ACTION_ERASE && len(erased) > 0 {
-		setStage(ctx, st, StageNotifying)
-		err := workflow.ExecuteActivity(actx, a.PublishErasureCompleted, ErasureInput{
-			RequestID: in.GetRequestId(), Receipt: in.GetReceipt(), Personal: in.GetPersonal(), Holders: erased,
-		}).Get(ctx, &out.ErasureEventID)
-		if err != nil {
-			return nil, fmt.Errorf("publish erasure completed: %w", err)
-		}
-	}
-	setStage(ctx, st, StageCompleted)
-	out.Stage = st.Stage
-	log.Info("request completed", "receipt", in.GetReceipt())
+	// Let update handlers in flight answer before the workflow closes.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return out, nil
 }
 
-// holderWait is the state of one holder while its result is awaited.
-type holderWait struct {
-	plan    HolderPlan
-	attempt int
-	timer   workflow.Future
-	cancel  workflow.CancelFunc
-}
+func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
+	k, _ := kind.Parse(contract.KindName(r.in.GetKind()))
 
-// fanOut sends every command and collects every result. Each holder has its
-// own durable timer; when it fires the command is resent (a new attempt),
-// and after MaxAttempts the holder is escalated to staff and waited for
-// without a timer, because silence is never success.
-func fanOut(ctx, actx workflow.Context, in *dsrv1.RequestSubmitted, plan Plan, st *Status) map[string]*dsrv1.HolderResult {
-	results := map[string]*dsrv1.HolderResult{}
-	waits := map[string]*holderWait{}
-	send := func(w *holderWait) {
-		w.attempt++
-		p := st.Holders[w.plan.Name]
-		p.Attempts, p.SentAt = w.attempt, workflow.Now(ctx)
-		err := workflow.ExecuteActivity(actx, a.SendHolderCommand, SendInput{
-			RequestID: in.GetRequestId(), Receipt: in.GetReceipt(), Holder: w.plan.Name,
-			Action: plan.Action, Attempt: w.attempt, Personal: in.GetPersonal(),
-		}).Get(ctx, nil)
-		if err != nil {
-			// Retries are unlimited; this is reached only on cancellation.
-			workflow.GetLogger(ctx).Error("send holder command failed", "holder", w.plan.Name, "error", err)
+	// 1. Identity (APPI Art. 37): a code by e-mail.
+	r.setStage(ctx, StageVerifying)
+	if err := r.issueCode(ctx, actx); err != nil {
+		return nil, err
+	}
+	if !r.awaitVerification(ctx, actx) {
+		if r.withdrawn {
+			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
 		}
-		tctx, cancel := workflow.WithCancel(ctx)
-		w.timer, w.cancel = workflow.NewTimer(tctx, w.plan.SLA), cancel
+		if r.verifyDead {
+			r.raise(ctx, AttentionCodesExhausted)
+		}
+		return r.close(ctx, actx, ClosedUnverified, NoticeUnverified, NoticeData{})
+	}
+	r.upsert(ctx, SASubjectRef.ValueSet(r.prepared.SubjectRef))
+
+	// 2. Related requests: duplicates are linked and reported, never dropped.
+	if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
+		return refused, err
+	}
+
+	// 3. Where are the records, and for whom (委託)? Do the details match?
+	if len(r.prepared.Locate) > 0 {
+		located := r.fanOut(ctx, actx, fanOutSpec{Phase: "locate", Action: dsrv1.Action_ACTION_LOCATE, Holders: r.prepared.Locate})
+		for _, res := range located {
+			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL && res.GetReason() == "identifiers_mismatch" {
+				r.mismatch = true
+			}
+		}
+	}
+
+	// 4. Staff identity review: every agent (代理人) and every mismatch.
+	if verification.NeedsStaffReview(r.in.GetFiledByAgent(), !r.mismatch) {
+		reason := AttentionIdentityMismatch
+		if r.in.GetFiledByAgent() {
+			reason = AttentionAgentReview
+		}
+		r.setStage(ctx, StageIdentityReview)
+		r.raise(ctx, reason)
+		_ = workflow.Await(ctx, func() bool { return r.reviewDone || r.withdrawn })
+		r.lower(ctx, reason)
+		if r.withdrawn {
+			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
+		}
+		if !r.reviewApproved {
+			return r.close(ctx, actx, ClosedIdentityRejected, NoticeDecision,
+				NoticeData{Decision: "refuse", ReasonCode: "identity_not_verified", ReasonText: r.reviewReason})
+		}
+	}
+
+	// 5. Fee (APPI Art. 38): disclosure-type kinds only.
+	if r.prepared.Fee.Required {
+		if !r.awaitFee(ctx, actx) {
+			if r.withdrawn {
+				return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
+			}
+			return r.close(ctx, actx, ClosedUnpaid, NoticeUnpaid, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY})
+		}
+	}
+
+	// 6. Staff decision: every kind that changes or stops data (Art. 34, 35)
+	// and every GDPR request (manifestly unfounded/excessive is staff's call).
+	if k.ChangesData() || k.NeedsArt35Grounds() || r.in.GetJurisdiction() == contract.JurisdictionGDPR {
+		r.setStage(ctx, StageStaffReview)
+		r.raise(ctx, AttentionStaffDecision)
+		_ = workflow.Await(ctx, func() bool { return r.decision != nil || r.withdrawn })
+		r.lower(ctx, AttentionStaffDecision)
+		if r.withdrawn {
+			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
+		}
+		if r.decision.GetOutcome() == dsrv1.DecisionOutcome_DECISION_OUTCOME_REFUSE {
+			return r.close(ctx, actx, ClosedRefused, NoticeDecision, r.decisionData())
+		}
+	}
+	if r.withdrawn {
+		return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
+	}
+
+	// 7. Act: every holder that serves the kind's action.
+	out := &Outcome{Receipt: r.in.GetReceipt(), HolderOutcomes: map[string]string{}}
+	plan := r.prepared.Plan
+	results := map[string]*dsrv1.HolderResult{}
+	if len(plan.Holders) > 0 {
+		r.setStage(ctx, StageFanOut)
+		results = r.fanOut(ctx, actx, fanOutSpec{Phase: "act", Action: plan.Action, Holders: plan.Holders,
+			Corrections: r.decision.GetCorrections(), Track: true})
+	}
+
+	// 8. Records held under entrustment: only on the company's instruction.
+	r.collectEntrusted(ctx, results)
+	if len(r.entrusted) > 0 {
+		r.awaitEntrusted(ctx, actx, results)
 	}
 	for _, h := range plan.Holders {
-		st.Holders[h.Name] = &HolderProgress{Action: contract.ActionName(plan.Action)}
-		w := &holderWait{plan: h}
-		waits[h.Name] = w
-		send(w)
+		out.HolderOutcomes[h.Name] = results[h.Name].GetOutcome().String()
 	}
-	resultCh := workflow.GetSignalChannel(ctx, contract.SignalHolderResult)
-	for len(waits) > 0 {
-		st.WaitingFor = fmt.Sprintf("results from %d holder(s)", len(waits))
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(resultCh, func(c workflow.ReceiveChannel, _ bool) {
-			var r dsrv1.HolderResult
-			c.Receive(ctx, &r)
-			w, ok := waits[r.GetHolder()]
-			if !ok || r.GetRequestId() != in.GetRequestId() {
-				return // late duplicate, or not ours
-			}
-			p := st.Holders[r.GetHolder()]
-			p.Outcome, p.Reason, p.AnsweredAt = r.GetOutcome().String(), r.GetReason(), workflow.Now(ctx)
-			if r.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED && r.GetRetryable() && w.attempt < w.plan.MaxAttempts {
-				w.cancel()
-				send(w)
-				return
-			}
-			w.cancel()
-			delete(waits, r.GetHolder())
-			results[r.GetHolder()] = &r
-			if r.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED {
-				p.Escalated = true
-				setAttention(ctx, st)
-			}
-		})
+
+	// 9. Answer: disclosure package or completion notice.
+	r.setStage(ctx, StageNotifying)
+	data := r.decisionData()
+	data.Holders = r.holderNames(results)
+	data.Withdrawn = r.withdrawn
+	if plan.Action == dsrv1.Action_ACTION_EXPORT || plan.Action == dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS {
+		ref, err := r.assemblePackage(ctx, actx, results)
+		if err != nil {
+			return nil, err
+		}
+		out.PackageID = ref.ID
+		data.DownloadToken, data.ExpiresAt = ref.Token, ref.ExpiresAt
+	}
+	r.notify(ctx, actx, NoticeCompletion, data)
+
+	// 10. Erasure event for internal services (pseudonymous ids only).
+	if plan.Action == dsrv1.Action_ACTION_ERASE {
+		var erased []string
 		for _, h := range plan.Holders {
-			w, ok := waits[h.Name]
-			if !ok || w.timer == nil {
+			switch results[h.Name].GetOutcome() {
+			case dsrv1.Outcome_OUTCOME_DONE, dsrv1.Outcome_OUTCOME_PARTIAL, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW:
+				erased = append(erased, h.Name)
+			}
+		}
+		if len(erased) > 0 {
+			err := workflow.ExecuteActivity(actx, a.PublishErasureCompleted, ErasureInput{RequestID: r.in.GetRequestId(),
+				Receipt: r.in.GetReceipt(), Personal: r.in.GetPersonal(), Holders: erased}).Get(ctx, &out.ErasureEventID)
+			if err != nil {
+				return nil, fmt.Errorf("publish erasure completed: %w", err)
+			}
+			r.event(ctx, "erasure_announced", "system", out.ErasureEventID)
+		}
+	}
+	r.setStage(ctx, StageCompleted)
+	r.lower(ctx, AttentionDeadlineNear)
+	r.lower(ctx, AttentionOverdue)
+	out.Stage = r.stage
+	return out, nil
+}
+
+// close ends the request without completing it, with a notice saying why.
+func (r *run) close(ctx, actx workflow.Context, reason, notice string, data NoticeData) (*Outcome, error) {
+	r.closedReason = reason
+	r.event(ctx, "closed", "system", reason)
+	r.notify(ctx, actx, notice, data)
+	r.setStage(ctx, StageClosed)
+	for _, a := range []string{AttentionDeadlineNear, AttentionOverdue, AttentionStaffDecision} {
+		r.lower(ctx, a)
+	}
+	return &Outcome{Receipt: r.in.GetReceipt(), Stage: StageClosed, ClosedReason: reason, HolderOutcomes: map[string]string{}}, nil
+}
+
+// notify sends a notice to the person; failures are retried by Temporal
+// without limit (a notice is part of the answer and is never skipped).
+func (r *run) notify(ctx, actx workflow.Context, kindName string, data NoticeData) {
+	r.notifyTo(ctx, actx, kindName, RecipientPerson, "", data)
+}
+
+func (r *run) notifyTo(ctx, actx workflow.Context, kindName, to, companyEmail string, data NoticeData) {
+	data.Kind, data.Jurisdiction = contract.KindName(r.in.GetKind()), r.in.GetJurisdiction()
+	data.ReceivedAt = r.in.GetSubmittedAt().AsTime()
+	if data.DueAt.IsZero() {
+		data.DueAt = r.deadlines.AnswerDue
+	}
+	r.notices++
+	id := fmt.Sprintf("%s.%s.%d", r.in.GetRequestId(), kindName, r.notices)
+	err := workflow.ExecuteActivity(actx, a.SendNotice, NoticeInput{ID: id, Kind: kindName, To: to, CompanyEmail: companyEmail,
+		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(), Data: data}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("notice not sent", "kind", kindName, "error", err)
+		r.event(ctx, "notice_failed", "system", kindName)
+		return
+	}
+	r.event(ctx, "notice_sent", "system", kindName+" → "+to)
+}
+
+func (r *run) decisionData() NoticeData {
+	d := NoticeData{Decision: "approve"}
+	if r.decision != nil {
+		d.Decision = decisionName(r.decision.GetOutcome())
+		d.ReasonCode, d.ReasonText = r.decision.GetReasonCode(), r.decision.GetExplanation()
+	}
+	return d
+}
+
+func (r *run) holderNames(results map[string]*dsrv1.HolderResult) []string {
+	var out []string
+	for _, h := range r.prepared.Plan.Holders {
+		if res := results[h.Name]; res != nil {
+			out = append(out, h.Name+": "+res.GetOutcome().String())
+		}
+	}
+	return out
+}
+
+// until is the duration from now to t (0 when past).
+func until(ctx workflow.Context, t time.Time) time.Duration {
+	d := t.Sub(workflow.Now(ctx))
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// issueCode e-mails a new code (first or resend) and records its hash.
+func (r *run) issueCode(ctx, actx workflow.Context) error {
+	n := r.codesIssued
+	now := workflow.Now(ctx)
+	expires := now.Add(r.prepared.Settings.Verification.CodeTTL)
+	var hash []byte
+	err := workflow.ExecuteActivity(actx, a.IssueVerificationCode, IssueInput{RequestID: r.in.GetRequestId(),
+		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(), Issue: n,
+		ExpiresAt: expires, Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction()}).Get(ctx, &hash)
+	if err != nil {
+		return fmt.Errorf("issue verification code: %w", err)
+	}
+	next, err := r.verification.Issue(hash, now)
+	if err != nil {
+		return err
+	}
+	r.verification, r.codesIssued, r.reminded = next, n+1, false
+	r.event(ctx, "code_sent", "system", fmt.Sprintf("code %d, valid until %s", n+1, expires.Format(time.RFC3339)))
+	return nil
+}
+
+// awaitVerification waits for the code, reminding before expiry; it returns
+// false when the request must close (expired, exhausted or withdrawn).
+func (r *run) awaitVerification(ctx, actx workflow.Context) bool {
+	for {
+		done := func() bool { return r.verification.Verified || r.withdrawn || r.verifyDead }
+		issued := r.codesIssued
+		changed := func() bool { return done() || r.codesIssued != issued }
+		if at, ok := r.verification.ReminderAt(); ok && !r.reminded {
+			if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, at), changed); !ok {
+				r.reminded = true
+				_ = workflow.ExecuteActivity(actx, a.IssueVerificationCode, IssueInput{RequestID: r.in.GetRequestId(),
+					Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(),
+					Issue: r.codesIssued - 1, ExpiresAt: r.verification.ExpiresAt, Reminder: true,
+					Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction()}).Get(ctx, nil)
+				r.event(ctx, "code_reminder", "system", "")
 				continue
 			}
-			sel.AddFuture(w.timer, func(f workflow.Future) {
-				if err := f.Get(ctx, nil); err != nil {
-					var canceled *temporal.CanceledError
-					if errors.As(err, &canceled) {
-						return
-					}
-				}
-				w.timer = nil
-				if w.attempt < w.plan.MaxAttempts {
-					send(w)
-					return
-				}
-				st.Holders[w.plan.Name].Escalated = true
-				setAttention(ctx, st)
-			})
+		} else if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, r.verification.ExpiresAt), changed); !ok {
+			// Expired. The person may still ask for a new code while resends are left.
+			if r.verification.ResendsLeft() == 0 {
+				return false
+			}
+			r.event(ctx, "code_expired", "system", "")
+			// Grace: the request stays open one more code lifetime for a resend.
+			if ok, _ := workflow.AwaitWithTimeout(ctx, r.prepared.Settings.Verification.CodeTTL, changed); !ok {
+				return false
+			}
 		}
+		if done() {
+			return r.verification.Verified && !r.withdrawn
+		}
+	}
+}
+
+// checkRelated links open requests of the same kind about the same person
+// and enforces the CCPA limit of access requests.
+func (r *run) checkRelated(ctx, actx workflow.Context, k kind.Kind) (*Outcome, error) {
+	var rel Related
+	err := workflow.ExecuteActivity(actx, a.FindRelated, RelatedInput{Receipt: r.in.GetReceipt(),
+		SubjectRef: r.prepared.SubjectRef, Kind: string(k), Jurisdiction: r.in.GetJurisdiction(),
+		Now: workflow.Now(ctx)}).Get(ctx, &rel)
+	if err != nil {
+		return nil, fmt.Errorf("find related requests: %w", err)
+	}
+	if len(rel.OpenSameKind) > 0 {
+		r.linked = rel.OpenSameKind
+		r.event(ctx, "linked", "system", fmt.Sprintf("%d open request(s) of the same kind", len(rel.OpenSameKind)))
+		r.notify(ctx, actx, NoticeDuplicateLinked, NoticeData{Linked: rel.OpenSameKind})
+	}
+	if limit := r.prepared.Settings.CCPAAccessLimit; r.in.GetJurisdiction() == contract.JurisdictionCCPA &&
+		k == kind.Disclosure && limit > 0 && rel.AccessesLast12Months >= limit {
+		r.decision = &dsrv1.Decide{Actor: "system", Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_REFUSE,
+			ReasonCode:  "manifestly_unfounded_or_excessive",
+			Explanation: fmt.Sprintf("CCPA: at most %d access requests in 12 months (Cal. Civ. Code §1798.100(d))", limit)}
+		out, err := r.close(ctx, actx, ClosedRefused, NoticeDecision, r.decisionData())
+		return out, err
+	}
+	return nil, nil
+}
+
+// awaitFee asks for payment and waits, reminding before the window closes.
+func (r *run) awaitFee(ctx, actx workflow.Context) bool {
+	r.setStage(ctx, StageAwaitingFee)
+	w := r.prepared.Settings.Payment.Window(workflow.Now(ctx))
+	r.feeState, r.feeDue = "awaiting", w.Due
+	r.upsert(ctx, SAFeeState.ValueSet("awaiting"))
+	r.notify(ctx, actx, NoticeFeeInstructions, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, ExpiresAt: w.Due})
+	settled := func() bool { return r.paid || r.withdrawn }
+	if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, w.RemindAt), settled); !ok {
+		r.notify(ctx, actx, NoticeFeeReminder, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, ExpiresAt: w.Due})
+		_, _ = workflow.AwaitWithTimeout(ctx, until(ctx, w.Due), settled)
+	}
+	if r.paid {
+		r.feeState = "paid"
+	} else if !r.withdrawn {
+		r.feeState = "expired"
+	}
+	r.upsert(ctx, SAFeeState.ValueSet(r.feeState))
+	return r.paid && !r.withdrawn
+}
+
+// collectEntrusted gathers the entrusting companies whose records holders
+// left alone.
+func (r *run) collectEntrusted(ctx workflow.Context, results map[string]*dsrv1.HolderResult) {
+	for _, h := range r.prepared.Plan.Holders {
+		for _, e := range results[h.Name].GetEntrusted() {
+			c := r.company(e.GetCompanyId())
+			if c == nil {
+				c = &entrustedState{CompanyID: e.GetCompanyId(), CompanyName: e.GetCompanyName(),
+					Contact: e.GetContactEmail(), State: "waiting"}
+				r.entrusted = append(r.entrusted, c)
+			}
+			c.Holders = append(c.Holders, h.Name)
+		}
+	}
+}
+
+// awaitEntrusted notifies each entrusting company, waits for its
+// instruction (reminding once), and acts on the records of those that say
+// proceed. Silence until the timer fires counts as no instruction: the
+// records are left alone and staff are alerted.
+func (r *run) awaitEntrusted(ctx, actx workflow.Context, results map[string]*dsrv1.HolderResult) {
+	r.setStage(ctx, StageAwaitingEntrusted)
+	r.raise(ctx, AttentionEntrusted)
+	s := r.prepared.Settings
+	due := workflow.Now(ctx).Add(s.EntrustedWait)
+	for _, c := range r.entrusted {
+		c.DueAt = due
+		r.notifyTo(ctx, actx, NoticeEntrusted, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ExpiresAt: due})
+	}
+	settled := func() bool { return !r.companiesWaiting() }
+	if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, due.Add(-s.EntrustedReminderBefore)), settled); !ok {
+		for _, c := range r.entrusted {
+			if c.State == "waiting" {
+				r.notifyTo(ctx, actx, NoticeEntrustedReminder, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ExpiresAt: due})
+			}
+		}
+		_, _ = workflow.AwaitWithTimeout(ctx, until(ctx, due), settled)
+	}
+	var proceed []string
+	holders := map[string]bool{}
+	for _, c := range r.entrusted {
+		switch c.State {
+		case "waiting":
+			c.State = "timed_out"
+			r.event(ctx, "entrusted_timeout", "system", c.CompanyID)
+			r.notifyTo(ctx, actx, NoticeStaffAlert, RecipientStaff, "", NoticeData{Alert: "entrusted_timeout", CompanyName: c.CompanyName})
+		case "proceed":
+			proceed = append(proceed, c.CompanyID)
+			for _, h := range c.Holders {
+				holders[h] = true
+			}
+		}
+	}
+	r.lower(ctx, AttentionEntrusted)
+	if len(proceed) == 0 {
+		return
+	}
+	var plans []HolderPlan
+	for _, h := range r.prepared.Plan.Holders {
+		if holders[h.Name] {
+			plans = append(plans, h)
+		}
+	}
+	r.setStage(ctx, StageFanOut)
+	again := r.fanOut(ctx, actx, fanOutSpec{Phase: "entrusted", Action: r.prepared.Plan.Action, Holders: plans,
+		Include: proceed, Corrections: r.decision.GetCorrections(), Track: true})
+	for name, res := range again {
+		results[name] = res
+	}
+}
+
+// assemblePackage builds the disclosure package and schedules its purge.
+func (r *run) assemblePackage(ctx, actx workflow.Context, results map[string]*dsrv1.HolderResult) (PackageRef, error) {
+	var exports []*dsrv1.Sealed
+	for _, h := range r.prepared.Plan.Holders {
+		if ex := results[h.Name].GetExport(); ex != nil {
+			exports = append(exports, ex)
+		}
+	}
+	expires := workflow.Now(ctx).Add(r.prepared.Settings.PackageTTL)
+	var ref PackageRef
+	err := workflow.ExecuteActivity(actx, a.AssemblePackage, PackageInput{RequestID: r.in.GetRequestId(),
+		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Kind: contract.KindName(r.in.GetKind()),
+		Exports: exports, ExpiresAt: expires}).Get(ctx, &ref)
+	if err != nil {
+		return ref, fmt.Errorf("assemble package: %w", err)
+	}
+	r.packageID, r.packageExpiry = ref.ID, ref.ExpiresAt
+	r.event(ctx, "package_ready", "system", fmt.Sprintf("%d holder export(s)", len(exports)))
+	// The purge outlives this workflow: an abandoned child waits out the TTL.
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        contract.WorkflowID(r.in.GetReceipt()) + "-purge",
+		TaskQueue:         contract.TaskQueue,
+		ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, PurgePackageWorkflowName, ref.ID, ref.ExpiresAt)
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return ref, fmt.Errorf("schedule package purge: %w", err)
+	}
+	return ref, nil
+}
+
+// PurgePackageWorkflowName is the registered name of PurgePackage.
+const PurgePackageWorkflowName = "PurgeDisclosurePackage"
+
+// PurgePackage deletes a disclosure package when its link expires.
+func PurgePackage(ctx workflow.Context, id string, expiresAt time.Time) error {
+	if err := workflow.Sleep(ctx, until(ctx, expiresAt)); err != nil {
+		return err
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+	return workflow.ExecuteActivity(actx, a.PurgePackage, id).Get(ctx, nil)
+}
+
+// watchDeadline raises "deadline near" at the warning time and "overdue"
+// when the due date passes; an extension restarts it.
+func (r *run) watchDeadline(ctx workflow.Context) {
+	for !r.terminal() {
+		next, alert := r.warnAt, AttentionDeadlineNear
+		if r.hasAttention(AttentionDeadlineNear) || !workflow.Now(ctx).Before(r.warnAt) {
+			next, alert = r.deadlines.AnswerDue, AttentionOverdue
+		}
+		if r.hasAttention(AttentionOverdue) {
+			// Nothing more to watch until an extension moves the date.
+			r.deadlineChanged.Receive(ctx, nil)
+			continue
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		timer := workflow.NewTimerWithOptions(tctx, until(ctx, next), workflow.TimerOptions{Summary: "Deadline " + alert})
+		sel := workflow.NewSelector(ctx)
+		fired := false
+		sel.AddFuture(timer, func(f workflow.Future) { fired = f.Get(ctx, nil) == nil })
+		sel.AddReceive(r.deadlineChanged, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.Select(ctx)
-	}
-	st.WaitingFor = ""
-	return results
-}
-
-func setStage(ctx workflow.Context, st *Status, s Stage) {
-	st.Stage = s
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SAStage.ValueSet(string(s))); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert stage failed", "error", err)
+		cancel()
+		if fired && !r.terminal() {
+			r.raise(ctx, alert)
+			r.notifyTo(ctx, workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second}),
+				NoticeStaffAlert, RecipientStaff, "", NoticeData{Alert: alert})
+		}
 	}
 }
 
-func setAttention(ctx workflow.Context, st *Status) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(true)); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert attention failed", "error", err)
+func (r *run) hasAttention(a string) bool {
+	for _, x := range r.attention {
+		if x == a {
+			return true
+		}
 	}
+	return false
 }

@@ -29,6 +29,8 @@ import (
 	"madoguchi.dev/services/bridge"
 	"madoguchi.dev/services/holderkit"
 	"madoguchi.dev/services/intake"
+	"madoguchi.dev/workflows/notify"
+	"madoguchi.dev/workflows/policy/deadline"
 	"madoguchi.dev/workflows/registry"
 	"madoguchi.dev/workflows/request"
 )
@@ -48,6 +50,23 @@ type Config struct {
 	StreamReplicas int `env:"MADOGUCHI_STREAM_REPLICAS" envDefault:"1"`
 	// RegistryFile names a holders.yaml; empty uses the built-in one.
 	RegistryFile string `env:"MADOGUCHI_REGISTRY"`
+
+	// SMTPAddr receives notices (the mail catcher in dev, a relay in production).
+	SMTPAddr string `env:"SMTP_ADDR" envDefault:"127.0.0.1:1025"`
+	MailFrom string `env:"MAIL_FROM" envDefault:"ケアスマイリー個人情報窓口 <privacy@caresmiley.example.jp>"`
+	// PublicURL is where people reach the intake (links in notices).
+	PublicURL    string `env:"MADOGUCHI_PUBLIC_URL" envDefault:"http://127.0.0.1:8080"`
+	StaffMailbox string `env:"STAFF_MAILBOX" envDefault:"privacy-office@caresmiley.example.jp"`
+	// Workflow settings (fixed into each request's history at its start).
+	CodeTTL           time.Duration `env:"VERIFY_CODE_TTL" envDefault:"24h"`
+	CodeMaxAttempts   int           `env:"VERIFY_MAX_ATTEMPTS" envDefault:"5"`
+	CodeMaxResends    int           `env:"VERIFY_MAX_RESENDS" envDefault:"3"`
+	CodeReminder      time.Duration `env:"VERIFY_REMINDER_BEFORE" envDefault:"6h"`
+	DisclosureFeeJPY  int           `env:"FEE_DISCLOSURE_JPY" envDefault:"1000"`
+	PaymentWindowDays int           `env:"FEE_PAYMENT_DAYS" envDefault:"14"`
+	EntrustedWait     time.Duration `env:"ENTRUSTED_WAIT" envDefault:"240h"`
+	PackageTTL        time.Duration `env:"PACKAGE_TTL" envDefault:"720h"`
+	JPTargetDays      int           `env:"JP_TARGET_BUSINESS_DAYS" envDefault:"10"`
 
 	IntakeAddr        string `env:"INTAKE_ADDR" envDefault:"127.0.0.1:8080"`
 	IntakeDatabaseURL string `env:"INTAKE_DATABASE_URL"`
@@ -148,6 +167,26 @@ func (rt *Runtime) DialTemporal(ctx context.Context) (client.Client, error) {
 	return c, nil
 }
 
+// Settings turns the configuration into the workflow's settings.
+func (rt *Runtime) Settings() request.Settings {
+	s := request.DefaultSettings()
+	c := rt.Config
+	s.Verification.CodeTTL, s.Verification.MaxAttempts = c.CodeTTL, c.CodeMaxAttempts
+	s.Verification.MaxResends, s.Verification.ReminderBefore = c.CodeMaxResends, c.CodeReminder
+	s.Fee.DisclosureFeeJPY = c.DisclosureFeeJPY
+	s.Payment.WindowDays = c.PaymentWindowDays
+	s.EntrustedWait, s.PackageTTL = c.EntrustedWait, c.PackageTTL
+	if s.EntrustedReminderBefore >= s.EntrustedWait {
+		s.EntrustedReminderBefore = s.EntrustedWait / 3
+	}
+	s.PublicURL, s.StaffMailbox = c.PublicURL, c.StaffMailbox
+	return s
+}
+
+func (rt *Runtime) mailer() request.Mailer {
+	return request.NotifyMailer{Sender: &notify.Sender{Addr: rt.Config.SMTPAddr, From: rt.Config.MailFrom, Timeout: 20 * time.Second}}
+}
+
 // RunIntake serves the form and API and relays the outbox.
 func (rt *Runtime) RunIntake(ctx context.Context) error {
 	log := rt.Log.With().Str("component", "intake").Logger()
@@ -204,7 +243,9 @@ func (rt *Runtime) RunWorker(ctx context.Context) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	w := request.NewWorker(tc, &request.Activities{JS: js, Namespace: rt.Namespace, Ring: rt.Ring,
-		Pseudonym: rt.Pseudonym, Registry: rt.Registry})
+		Pseudonym: rt.Pseudonym, Registry: rt.Registry, Settings: rt.Settings(),
+		Deadline: deadline.Policy{JPTargetBusinessDays: rt.Config.JPTargetDays},
+		Mailer:   rt.mailer(), Temporal: tc})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}

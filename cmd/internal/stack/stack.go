@@ -38,6 +38,9 @@ type Options struct {
 	TemporalPort, TemporalUIPort int
 	// TemporalDBFile persists Temporal state; "" keeps it in memory.
 	TemporalDBFile string
+	// MailpitBinary is bin/mailpit; MailSMTPPort/MailUIPort 0 pick free ports.
+	MailpitBinary            string
+	MailSMTPPort, MailUIPort int
 	// IntakeAddr, e.g. 127.0.0.1:8080; "" picks a free port.
 	IntakeAddr string
 	// Name prefixes databases and namespaces NATS subjects ("madoguchi"/"dsr"
@@ -57,6 +60,7 @@ type Stack struct {
 	Postgres  *devinfra.Postgres
 	NATS      *devinfra.NATS
 	Temporal  *devinfra.Temporal
+	Mail      *devinfra.Mailpit
 	Runtime   *component.Runtime
 	IntakeURL string
 	// Databases maps a component to its DSN.
@@ -95,6 +99,12 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		return err
 	}
 
+	if s.Mail, err = devinfra.StartMailpit(ctx, devinfra.MailpitOptions{
+		Binary: o.MailpitBinary, SMTPPort: o.MailSMTPPort, UIPort: o.MailUIPort,
+	}); err != nil {
+		return err
+	}
+
 	keys, psn, err := devKeys(o)
 	if err != nil {
 		return err
@@ -106,6 +116,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	cfg.NATSURL, cfg.TemporalAddress, cfg.TemporalNamespace = s.NATS.URL, s.Temporal.HostPort, s.Temporal.Namespace
 	cfg.SubjectRoot, cfg.Keys, cfg.PseudonymKey = o.SubjectRoot, keys, psn
 	cfg.RegistryFile = o.RegistryFile
+	cfg.SMTPAddr = s.Mail.SMTPAddr
 	if s.Databases["intake"], err = pgdb.EnsureDatabase(ctx, s.Postgres.AdminURL, o.DatabasePrefix+"_intake"); err != nil {
 		return err
 	}
@@ -130,6 +141,9 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	}
 	s.Runtime.IntakeListener = ln
 	s.IntakeURL = "http://" + ln.Addr().String()
+	if o.IntakeAddr == "" || s.Runtime.Config.PublicURL == "" {
+		s.Runtime.Config.PublicURL = s.IntakeURL
+	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel, s.done = cancel, make(chan struct{})
@@ -184,6 +198,9 @@ func (s *Stack) Stop() error {
 }
 
 func (s *Stack) stopInfra() {
+	if s.Mail != nil {
+		s.Mail.Stop()
+	}
 	if s.Temporal != nil {
 		s.Temporal.Stop()
 	}

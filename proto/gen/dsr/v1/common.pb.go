@@ -329,10 +329,15 @@ type PersonalData struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Subject *Subject               `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
 	// Free text from the person: which data, what to correct, why.
-	Details       string `protobuf:"bytes,2,opt,name=details,proto3" json:"details,omitempty"`
-	Agent         *Agent `protobuf:"bytes,3,opt,name=agent,proto3" json:"agent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Details string `protobuf:"bytes,2,opt,name=details,proto3" json:"details,omitempty"`
+	Agent   *Agent `protobuf:"bytes,3,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Secret of the person's status link (/status/<token>), made by the intake;
+	// a secret, so it travels sealed. Only its hash is stored.
+	StatusToken string `protobuf:"bytes,4,opt,name=status_token,json=statusToken,proto3" json:"status_token,omitempty"`
+	// Preferred disclosure method: "electronic" (default) or "written".
+	DisclosureMethod string `protobuf:"bytes,5,opt,name=disclosure_method,json=disclosureMethod,proto3" json:"disclosure_method,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PersonalData) Reset() {
@@ -386,6 +391,20 @@ func (x *PersonalData) GetAgent() *Agent {
 	return nil
 }
 
+func (x *PersonalData) GetStatusToken() string {
+	if x != nil {
+		return x.StatusToken
+	}
+	return ""
+}
+
+func (x *PersonalData) GetDisclosureMethod() string {
+	if x != nil {
+		return x.DisclosureMethod
+	}
+	return ""
+}
+
 var File_dsr_v1_common_proto protoreflect.FileDescriptor
 
 const file_dsr_v1_common_proto_rawDesc = "" +
@@ -408,11 +427,13 @@ const file_dsr_v1_common_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\"\n" +
-	"\frelationship\x18\x04 \x01(\tR\frelationship\"x\n" +
+	"\frelationship\x18\x04 \x01(\tR\frelationship\"\xc8\x01\n" +
 	"\fPersonalData\x12)\n" +
 	"\asubject\x18\x01 \x01(\v2\x0f.dsr.v1.SubjectR\asubject\x12\x18\n" +
 	"\adetails\x18\x02 \x01(\tR\adetails\x12#\n" +
-	"\x05agent\x18\x03 \x01(\v2\r.dsr.v1.AgentR\x05agent*\xc6\x02\n" +
+	"\x05agent\x18\x03 \x01(\v2\r.dsr.v1.AgentR\x05agent\x12!\n" +
+	"\fstatus_token\x18\x04 \x01(\tR\vstatusToken\x12+\n" +
+	"\x11disclosure_method\x18\x05 \x01(\tR\x10disclosureMethod*\xc6\x02\n" +
 	"\vRequestKind\x12\x1c\n" +
 	"\x18REQUEST_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REQUEST_KIND_DISCLOSURE\x10\x01\x12\x1b\n" +

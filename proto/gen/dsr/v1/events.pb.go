@@ -23,7 +23,9 @@ const (
 )
 
 // ErasureCompleted is published on <root>.events.erasure.completed when a
-// deletion or erasure has been carried out by every holder. It carries no
+// deletion or erasure request has completed; holders names those that
+// erased or anonymised data (a holder that failed is escalated to staff
+// and absent here; one that kept records by law erased what it could). No
 // personal data: only pseudonymous ids (HMAC of an identifier), which an
 // internal service computes for its own keys to find what it must forget.
 // Nats-Msg-Id is event_id.
@@ -34,7 +36,8 @@ type ErasureCompleted struct {
 	Receipt   string                 `protobuf:"bytes,3,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	// "psn_" + base32(HMAC-SHA256(pseudonym key, "<id type>:<normalised value>")).
 	SubjectPseudonyms []string `protobuf:"bytes,4,rep,name=subject_pseudonyms,json=subjectPseudonyms,proto3" json:"subject_pseudonyms,omitempty"`
-	// The holders that erased or anonymised data.
+	// The holders that erased or anonymised data (retained-by-law included:
+	// they erased what the law allows).
 	Holders       []string               `protobuf:"bytes,5,rep,name=holders,proto3" json:"holders,omitempty"`
 	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields

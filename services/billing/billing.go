@@ -1,0 +1,271 @@
+// Package billing is the data holder for billing data (policy §2: 利用料金の
+// 請求・決済手続き): billing accounts, invoices, payments and the payment
+// processor's card tokens. Invoices are kept for the statutory period even
+// when the person asks for erasure; everything else about them goes.
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/holderkit"
+)
+
+// Name is the holder's registry name and subject token.
+const Name = "billing"
+
+// LegalBasis is why invoices outlive an erasure request.
+const LegalBasis = "法人税法施行規則第59条 / 電子帳簿保存法 (7 years)"
+
+// qFindAccounts selects the accounts a command acts on: by member number
+// when one was given (plus accounts never linked to a member under the given
+// e-mail), else by e-mail address.
+const qFindAccounts = `-- name: FindAccounts
+SELECT account_id FROM billing_accounts
+WHERE ($1 <> '' AND member_id = $1)
+   OR ($2 <> '' AND lower(email) = $2 AND ($1 = '' OR member_id IS NULL))
+ORDER BY account_id FOR UPDATE`
+
+const qLocateAccounts = `-- name: LocateAccounts
+SELECT coalesce(member_id, ''), lower(email) FROM billing_accounts
+WHERE ($1 <> '' AND member_id = $1) OR ($2 <> '' AND lower(email) = $2)`
+
+const qExportAccounts = `-- name: ExportAccounts
+SELECT json_build_object('holder', 'billing', 'accounts', coalesce(json_agg(json_build_object(
+  'account_id', a.account_id, 'member_id', a.member_id, 'email', a.email, 'billing_name', a.billing_name,
+  'billing_name_kana', a.billing_name_kana, 'phone', a.phone, 'postal_code', a.postal_code, 'address', a.address,
+  'opened_at', a.opened_at, 'marketing_use_suspended_at', a.marketing_use_suspended_at,
+  'corrected_at', a.corrected_at, 'anonymised_at', a.anonymised_at,
+  'payment_cards', (SELECT coalesce(json_agg(json_build_object('brand', c.brand, 'last4', c.last4,
+        'exp_month', c.exp_month, 'exp_year', c.exp_year, 'registered_at', c.registered_at) ORDER BY c.token_id), '[]'::json)
+      FROM payment_cards c WHERE c.account_id = a.account_id),
+  'invoices', (SELECT coalesce(json_agg(json_build_object('invoice_no', i.invoice_no, 'issued_on', i.issued_on,
+        'period_from', i.period_from, 'period_to', i.period_to, 'description', i.description,
+        'amount_excl_tax', i.amount_excl_tax, 'tax', i.tax, 'total', i.total, 'billed_name', i.billed_name,
+        'billed_address', i.billed_address, 'retain_until', i.retain_until,
+        'payments', (SELECT coalesce(json_agg(json_build_object('paid_on', p.paid_on, 'amount', p.amount,
+              'method', p.method, 'card_last4', p.card_last4) ORDER BY p.payment_id), '[]'::json)
+            FROM payments p WHERE p.invoice_no = i.invoice_no)) ORDER BY i.issued_on, i.invoice_no), '[]'::json)
+      FROM invoices i WHERE i.account_id = a.account_id)
+  ) ORDER BY a.account_id), '[]'::json))
+FROM billing_accounts a WHERE a.account_id = ANY($1)`
+
+const qDeleteCards = `-- name: DeleteCards
+DELETE FROM payment_cards WHERE account_id = ANY($1)`
+
+const qDeleteExpiredInvoices = `-- name: DeleteExpiredInvoices
+DELETE FROM invoices WHERE account_id = ANY($1) AND retain_until < current_date`
+
+const qAnonymiseInvoices = `-- name: AnonymiseInvoices
+UPDATE invoices SET billed_address = NULL WHERE account_id = ANY($1)`
+
+const qAnonymisePayments = `-- name: AnonymisePayments
+UPDATE payments SET card_last4 = NULL
+WHERE invoice_no IN (SELECT invoice_no FROM invoices WHERE account_id = ANY($1))`
+
+const qDeleteBareAccounts = `-- name: DeleteBareAccounts
+DELETE FROM billing_accounts a WHERE a.account_id = ANY($1)
+  AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.account_id)`
+
+const qAnonymiseAccounts = `-- name: AnonymiseAccounts
+UPDATE billing_accounts SET email = '', billing_name = '', billing_name_kana = '', phone = '',
+  postal_code = '', address = '', anonymised_at = coalesce(anonymised_at, now()),
+  marketing_use_suspended_at = coalesce(marketing_use_suspended_at, now())
+WHERE account_id = ANY($1)`
+
+const qRetainedInvoices = `-- name: RetainedInvoices
+SELECT count(*), coalesce(max(retain_until)::text, '') FROM invoices WHERE account_id = ANY($1)`
+
+const qCorrectAccounts = `-- name: CorrectAccounts
+UPDATE billing_accounts SET
+  billing_name      = coalesce($2, billing_name),
+  billing_name_kana = coalesce($3, billing_name_kana),
+  email             = coalesce($4, email),
+  phone             = coalesce($5, phone),
+  postal_code       = coalesce($6, postal_code),
+  address           = coalesce($7, address),
+  corrected_at      = now()
+WHERE account_id = ANY($1) AND anonymised_at IS NULL`
+
+const qSuspendAccounts = `-- name: SuspendAccounts
+UPDATE billing_accounts SET marketing_use_suspended_at = coalesce(marketing_use_suspended_at, now())
+WHERE account_id = ANY($1)`
+
+// Actions returns this holder's handlers.
+func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
+	return map[dsrv1.Action]holderkit.HandlerFunc{
+		dsrv1.Action_ACTION_LOCATE:  locate,
+		dsrv1.Action_ACTION_EXPORT:  export,
+		dsrv1.Action_ACTION_CORRECT: correct,
+		dsrv1.Action_ACTION_SUSPEND: suspend,
+		dsrv1.Action_ACTION_ERASE:   erase,
+	}
+}
+
+var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no billing account matches"}
+
+func keys(s *dsrv1.Subject) (memberID, email string) {
+	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
+}
+
+func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
+	mid, email := keys(s)
+	rows, err := tx.Query(ctx, qFindAccounts, mid, email)
+	if err != nil {
+		return nil, dbErr("find accounts", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr("find accounts", err)
+	}
+	return ids, nil
+}
+
+// agrees reports whether a held identifier does not contradict a given one.
+func agrees(given, held string) bool { return given == "" || held == "" || given == held }
+
+func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	mid, email := keys(cmd.Subject)
+	rows, err := tx.Query(ctx, qLocateAccounts, mid, email)
+	if err != nil {
+		return holderkit.Result{}, dbErr("locate accounts", err)
+	}
+	var matched, mismatched int
+	var rowMID, rowEmail string
+	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
+		if agrees(mid, rowMID) && agrees(email, rowEmail) {
+			matched++
+		} else {
+			mismatched++
+		}
+		return nil
+	}); err != nil {
+		return holderkit.Result{}, dbErr("locate accounts", err)
+	}
+	switch {
+	case mismatched > 0:
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
+	case matched > 0:
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "billing account found", RecordsAffected: matched}, nil
+	}
+	return notFound, nil
+}
+
+func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil || len(ids) == 0 {
+		return notFound, err
+	}
+	var doc json.RawMessage
+	if err := tx.QueryRow(ctx, qExportAccounts, ids).Scan(&doc); err != nil {
+		return holderkit.Result{}, dbErr("export accounts", err)
+	}
+	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc,
+		Reason: "billing accounts, invoices, payments and card details (without processor tokens) exported"}, nil
+}
+
+// erase deletes the card tokens and every invoice past its retention, and
+// strips the rest down to what the retained invoices need: amounts, dates,
+// invoice number and the addressee as issued.
+func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil || len(ids) == 0 {
+		return notFound, err
+	}
+	exec := func(op, q string) (int, error) {
+		tag, err := tx.Exec(ctx, q, ids)
+		if err != nil {
+			return 0, dbErr(op, err)
+		}
+		return int(tag.RowsAffected()), nil
+	}
+	cards, err := exec("delete card tokens", qDeleteCards)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	expired, err := exec("delete expired invoices", qDeleteExpiredInvoices)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	if _, err := exec("anonymise payments", qAnonymisePayments); err != nil {
+		return holderkit.Result{}, err
+	}
+	if _, err := exec("anonymise invoices", qAnonymiseInvoices); err != nil {
+		return holderkit.Result{}, err
+	}
+	deleted, err := exec("delete accounts", qDeleteBareAccounts)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	anonymised, err := exec("anonymise accounts", qAnonymiseAccounts)
+	if err != nil {
+		return holderkit.Result{}, err
+	}
+	var retained int
+	var until string
+	if err := tx.QueryRow(ctx, qRetainedInvoices, ids).Scan(&retained, &until); err != nil {
+		return holderkit.Result{}, dbErr("count retained invoices", err)
+	}
+	records := cards + expired + deleted + anonymised + retained
+	if retained == 0 {
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: records, Reason: fmt.Sprintf(
+			"billing accounts deleted with %d card token(s) and %d invoice(s) past their retention period", cards, expired)}, nil
+	}
+	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, LegalBasis: LegalBasis, RecordsAffected: records,
+		Reason: fmt.Sprintf("%d invoice(s) and their payments kept until %s as tax law requires (invoice number, dates, amounts, "+
+			"addressee as issued); addresses, contact details and card digits removed; %d card token(s) and "+
+			"%d invoice(s) past retention deleted; account excluded from all other use", retained, until, cards, expired)}, nil
+}
+
+func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	if len(cmd.Corrections) == 0 {
+		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
+	}
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil || len(ids) == 0 {
+		return notFound, err
+	}
+	p := planCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
+	n := 0
+	if len(p.applied) > 0 {
+		tag, err := tx.Exec(ctx, qCorrectAccounts, ids, p.set["name"], p.set["name_kana"], p.set["email"],
+			p.set["phone"], p.set["postal_code"], p.set["address"])
+		if err != nil {
+			return holderkit.Result{}, dbErr("correct accounts", err)
+		}
+		n = int(tag.RowsAffected())
+	}
+	res := p.result(n)
+	res.Reason += "; invoices already issued are not altered (a corrected invoice is issued on request)"
+	return res, nil
+}
+
+func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
+	ids, err := find(ctx, tx, cmd.Subject)
+	if err != nil || len(ids) == 0 {
+		return notFound, err
+	}
+	tag, err := tx.Exec(ctx, qSuspendAccounts, ids)
+	if err != nil {
+		return holderkit.Result{}, dbErr("suspend accounts", err)
+	}
+	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: int(tag.RowsAffected()),
+		Reason: "billing data excluded from marketing and analytics use; invoicing and payment for the contract continue"}, nil
+}
+
+// dbErr wraps a database error without the server's message, which can
+// quote the values (personal data) of the statement.
+func dbErr(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
+	}
+	return fmt.Errorf("%s: %s: %w", Name, op, err)
+}

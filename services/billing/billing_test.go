@@ -1,0 +1,259 @@
+package billing_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/testinfra"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/billing"
+	"madoguchi.dev/services/billing/migrations"
+	"madoguchi.dev/services/holderkit"
+)
+
+func TestMain(m *testing.M) { testinfra.Main(m) }
+
+var hanako = &dsrv1.Subject{MemberId: "M-1001", Email: "hanako@example.jp"}
+
+func seeded(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	return testinfra.Pool(t, "t_billing", migrations.FS)
+}
+
+// run carries out one action inside a transaction, as holderkit does.
+func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject, corrections map[string]string) holderkit.Result {
+	t.Helper()
+	handler, ok := billing.Actions()[action]
+	if !ok {
+		t.Fatalf("billing does not implement %v", action)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
+	defer cancel()
+	var res holderkit.Result
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.billing.1", RequestID: "req-t", Action: action,
+			Attempt: 1, Subject: subject, Corrections: corrections})
+		return err
+	}); err != nil {
+		t.Fatalf("%v: %v", action, err)
+	}
+	return res
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
+	t.Helper()
+	if res.Outcome != outcome || (records >= 0 && res.RecordsAffected != records) {
+		t.Errorf("result = %v, %d records (%q); want %v, %d", res.Outcome, res.RecordsAffected, res.Reason, outcome, records)
+	}
+}
+
+func TestEraseKeepsInvoicesForTaxLawAndDeletesEverythingElse(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	res := run(t, pool, dsrv1.Action_ACTION_ERASE, hanako, nil)
+	// 1 card token + 1 expired invoice + 1 anonymised account + 2 retained invoices.
+	want(t, res, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, 5)
+	if res.LegalBasis != billing.LegalBasis || !strings.Contains(res.Reason, "2 invoice(s)") || !strings.Contains(res.Reason, "2034-05-31") {
+		t.Errorf("legal basis %q, reason %q", res.LegalBasis, res.Reason)
+	}
+	for q, n := range map[string]int{
+		"SELECT count(*) FROM payment_cards WHERE account_id = 'BA-0001'":                                                      0,
+		"SELECT count(*) FROM invoices WHERE invoice_no = 'INV-201705-0001'":                                                   0,
+		"SELECT count(*) FROM payments WHERE payment_id = 'PAY-0001'":                                                          0,
+		"SELECT count(*) FROM payments WHERE payment_id IN ('PAY-0002', 'PAY-0003') AND card_last4 IS NULL AND amount = 13200": 2,
+		`SELECT count(*) FROM invoices WHERE account_id = 'BA-0001' AND billed_address IS NULL
+		   AND billed_name = '山田 花子' AND total = 13200 AND issued_on IN ('2025-10-10', '2026-10-10')`: 2,
+		`SELECT count(*) FROM billing_accounts WHERE account_id = 'BA-0001' AND member_id = 'M-1001' AND email = ''
+		   AND address = '' AND phone = '' AND postal_code = '' AND billing_name = '' AND anonymised_at IS NOT NULL
+		   AND marketing_use_suspended_at IS NOT NULL`: 1,
+		// Nobody else is touched.
+		"SELECT count(*) FROM payment_cards":                                                2,
+		"SELECT count(*) FROM billing_accounts WHERE anonymised_at IS NULL AND email <> ''": 3,
+		"SELECT count(*) FROM invoices WHERE billed_address IS NOT NULL":                    3,
+	} {
+		if got := count(t, pool, q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+
+	// Asked again (a new request), the retained invoices are still reported.
+	res = run(t, pool, dsrv1.Action_ACTION_ERASE, &dsrv1.Subject{MemberId: "M-1001"}, nil)
+	want(t, res, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, -1)
+	// The e-mail address is gone, so it no longer finds anything.
+	want(t, run(t, pool, dsrv1.Action_ACTION_ERASE, &dsrv1.Subject{Email: "hanako@example.jp"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
+}
+
+func TestEraseWithNothingToRetainDeletesTheAccount(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	if _, err := pool.Exec(context.Background(), `UPDATE invoices SET retain_until = '2020-05-31' WHERE account_id = 'BA-0002'`); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, pool, dsrv1.Action_ACTION_ERASE, &dsrv1.Subject{Email: "Taro@Example.jp"}, nil)
+	want(t, res, dsrv1.Outcome_OUTCOME_DONE, 2)
+	if res.LegalBasis != "" {
+		t.Errorf("legal basis %q on a full erasure", res.LegalBasis)
+	}
+	for q, n := range map[string]int{
+		"SELECT count(*) FROM billing_accounts WHERE account_id = 'BA-0002'": 0,
+		"SELECT count(*) FROM invoices WHERE account_id = 'BA-0002'":         0,
+		"SELECT count(*) FROM payments WHERE payment_id = 'PAY-0004'":        0,
+		"SELECT count(*) FROM billing_accounts":                              3,
+	} {
+		if got := count(t, pool, q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+}
+
+func TestExportHasInvoicesAndPaymentsButNoProcessorTokens(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	res := run(t, pool, dsrv1.Action_ACTION_EXPORT, hanako, nil)
+	want(t, res, dsrv1.Outcome_OUTCOME_DONE, 1)
+	if strings.Contains(string(res.Export), "tok_") || strings.Contains(string(res.Export), "processor_token") {
+		t.Errorf("export leaks the processor token: %s", res.Export)
+	}
+	var doc struct {
+		Holder   string
+		Accounts []struct {
+			MemberID     string                   `json:"member_id"`
+			BillingName  string                   `json:"billing_name"`
+			PaymentCards []struct{ Last4 string } `json:"payment_cards"`
+			Invoices     []struct {
+				InvoiceNo string `json:"invoice_no"`
+				Total     int
+				Payments  []struct{ Amount int }
+			}
+		}
+	}
+	if err := json.Unmarshal(res.Export, &doc); err != nil {
+		t.Fatalf("%v: %s", err, res.Export)
+	}
+	if doc.Holder != "billing" || len(doc.Accounts) != 1 || doc.Accounts[0].MemberID != "M-1001" || doc.Accounts[0].BillingName != "山田 花子" ||
+		len(doc.Accounts[0].PaymentCards) != 1 || doc.Accounts[0].PaymentCards[0].Last4 != "4242" || len(doc.Accounts[0].Invoices) != 3 ||
+		doc.Accounts[0].Invoices[2].InvoiceNo != "INV-202610-0001" || len(doc.Accounts[0].Invoices[2].Payments) != 1 {
+		t.Errorf("export = %s", res.Export)
+	}
+	want(t, run(t, pool, dsrv1.Action_ACTION_EXPORT, &dsrv1.Subject{MemberId: "M-9999"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
+}
+
+func TestCorrectChangesTheAccountNotIssuedInvoices(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	res := run(t, pool, dsrv1.Action_ACTION_CORRECT, &dsrv1.Subject{MemberId: "M-1003"},
+		map[string]string{"name": "鈴木 一朗", "address": "山口県山口市亀山町1-1", "postal_code": "753-0089", "bank_account": "x"})
+	want(t, res, dsrv1.Outcome_OUTCOME_PARTIAL, 1)
+	if !strings.Contains(res.Reason, "unknown fields not applied: bank_account") || !strings.Contains(res.Reason, "not altered") {
+		t.Errorf("reason %q", res.Reason)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM billing_accounts WHERE account_id = 'BA-0003' AND billing_name = '鈴木 一朗'
+	    AND address = '山口県山口市亀山町1-1' AND postal_code = '753-0089' AND corrected_at IS NOT NULL`); n != 1 {
+		t.Error("account not corrected")
+	}
+	if n := count(t, pool, `SELECT count(*) FROM invoices WHERE invoice_no = 'INV-202610-0003' AND billed_name = '鈴木 一郎'`); n != 1 {
+		t.Error("an issued invoice was altered")
+	}
+	want(t, run(t, pool, dsrv1.Action_ACTION_CORRECT, &dsrv1.Subject{MemberId: "M-1003"}, map[string]string{"address": "x"}), dsrv1.Outcome_OUTCOME_DONE, 1)
+}
+
+func TestSuspendFlagsMarketingUseOnly(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	want(t, run(t, pool, dsrv1.Action_ACTION_SUSPEND, &dsrv1.Subject{Email: "emily@example.com"}, nil), dsrv1.Outcome_OUTCOME_DONE, 1)
+	if n := count(t, pool, "SELECT count(*) FROM billing_accounts WHERE marketing_use_suspended_at IS NOT NULL"); n != 1 {
+		t.Errorf("%d accounts suspended, want 1", n)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM billing_accounts WHERE account_id = 'BA-0004' AND marketing_use_suspended_at IS NOT NULL AND email <> ''"); n != 1 {
+		t.Error("M-1004 not flagged (or data removed)")
+	}
+	want(t, run(t, pool, dsrv1.Action_ACTION_SUSPEND, &dsrv1.Subject{Email: "nobody@example.com"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
+}
+
+func TestLocate(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	want(t, run(t, pool, dsrv1.Action_ACTION_LOCATE, hanako, nil), dsrv1.Outcome_OUTCOME_DONE, 1)
+	res := run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{MemberId: "M-1002", Email: "hanako@example.jp"}, nil)
+	want(t, res, dsrv1.Outcome_OUTCOME_PARTIAL, 0)
+	if res.Reason != "identifiers_mismatch" {
+		t.Errorf("reason %q", res.Reason)
+	}
+	want(t, run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{MemberId: "M-9999", Email: "x@example.jp"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
+}
+
+func TestEraseThroughHolderkitReportsRetentionSealed(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	res, _ := throughHolder(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
+	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW || res.GetLegalBasis() != billing.LegalBasis ||
+		res.GetHolder() != billing.Name || res.GetRecordsAffected() != 5 || res.GetRetryable() {
+		t.Errorf("result = %v", res)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM holderkit_processed_commands WHERE request_id = 'req-nats' AND action = 'erase'"); n != 1 {
+		t.Errorf("%d processed-command rows", n)
+	}
+}
+
+func TestExportThroughHolderkitIsSealed(t *testing.T) {
+	t.Parallel()
+	pool := seeded(t)
+	res, ring := throughHolder(t, pool, dsrv1.Action_ACTION_EXPORT, hanako)
+	wire, _ := proto.Marshal(res)
+	if strings.Contains(string(wire), "山田") || strings.Contains(string(wire), "INV-") {
+		t.Error("result carries billing data in the clear")
+	}
+	var exp dsrv1.Export
+	if err := ring.OpenMessage(res.GetExport(), &exp); err != nil || exp.GetHolder() != billing.Name ||
+		!strings.Contains(string(exp.GetJson()), "INV-202610-0001") {
+		t.Errorf("export %s (%v)", exp.GetJson(), err)
+	}
+}
+
+// throughHolder sends one command through embedded JetStream to a running
+// holderkit.Holder and returns the result it publishes.
+func throughHolder(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject) (*dsrv1.HolderResult, *seal.Ring) {
+	t.Helper()
+	_, js, ns := testinfra.NATS(t)
+	ring := testinfra.Ring(t)
+	hk := &holderkit.Holder{Name: billing.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
+		Log: testinfra.Logger(t), Actions: billing.Actions()}
+	testinfra.Go(t, hk.Run)
+	sealed, err := ring.Message(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.billing.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
+		Holder: billing.Name, Action: action, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
+	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
+	defer cancel()
+	if _, err := bus.Publish(ctx, js, ns.Command(billing.Name, contract.ActionName(action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(billing.Name))
+	var res dsrv1.HolderResult
+	if err := proto.Unmarshal(m.Data, &res); err != nil {
+		t.Fatal(err)
+	}
+	return &res, ring
+}

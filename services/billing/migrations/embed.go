@@ -1,0 +1,9 @@
+// Package migrations holds the billing database schema and seed data.
+package migrations
+
+import "embed"
+
+// FS holds the goose migrations.
+//
+//go:embed *.sql
+var FS embed.FS

@@ -1,0 +1,126 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+)
+
+// Notice kinds the workflow sends (templates in workflows/notify).
+const (
+	NoticeReceipt              = "receipt"
+	NoticeVerificationCode     = "verification_code"
+	NoticeVerificationReminder = "verification_reminder"
+	NoticeUnverified           = "unverified"
+	NoticeFeeInstructions      = "fee_instructions"
+	NoticeFeeReminder          = "fee_reminder"
+	NoticeUnpaid               = "unpaid"
+	NoticeExtension            = "extension"
+	NoticeDecision             = "decision"
+	NoticeCompletion           = "completion"
+	NoticeWithdrawn            = "withdrawn"
+	NoticeEntrusted            = "entrusted_notice"
+	NoticeEntrustedReminder    = "entrusted_reminder"
+	NoticeDuplicateLinked      = "duplicate_linked"
+	NoticeStaffAlert           = "staff_alert"
+)
+
+// Recipients.
+const (
+	// RecipientPerson is whoever filed: the agent when there is one.
+	RecipientPerson = "person"
+	// RecipientCompany is an entrusting company's business contact.
+	RecipientCompany = "company"
+	// RecipientStaff is the privacy office's mailbox.
+	RecipientStaff = "staff"
+)
+
+// NoticeData is what a notice says besides its kind; no personal data of
+// the subject (the recipient's address is resolved from the sealed data).
+type NoticeData struct {
+	Kind          string    `json:"kind,omitempty"`
+	Jurisdiction  string    `json:"jurisdiction,omitempty"`
+	ReceivedAt    time.Time `json:"received_at,omitzero"`
+	DueAt         time.Time `json:"due_at,omitzero"`
+	PreviousDueAt time.Time `json:"previous_due_at,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// Code is set only inside IssueVerificationCode, never in history.
+	Code          string   `json:"-"`
+	AttemptsLeft  int      `json:"attempts_left,omitempty"`
+	FeeJPY        int      `json:"fee_jpy,omitempty"`
+	Decision      string   `json:"decision,omitempty"`
+	ReasonCode    string   `json:"reason_code,omitempty"`
+	ReasonText    string   `json:"reason_text,omitempty"`
+	DownloadToken string   `json:"download_token,omitempty"`
+	CompanyName   string   `json:"company_name,omitempty"`
+	Linked        []string `json:"linked,omitempty"`
+	Holders       []string `json:"holders,omitempty"`
+	Withdrawn     bool     `json:"withdrawn,omitempty"`
+	Alert         string   `json:"alert,omitempty"`
+}
+
+// NoticeInput asks for one notice to be e-mailed.
+type NoticeInput struct {
+	// ID is stable per notice so that a retried send is recognisable.
+	ID           string        `json:"id"`
+	Kind         string        `json:"kind"`
+	To           string        `json:"to"`
+	CompanyEmail string        `json:"company_email,omitempty"`
+	Receipt      string        `json:"receipt"`
+	Locale       string        `json:"locale"`
+	Personal     *dsrv1.Sealed `json:"personal,omitempty"`
+	Data         NoticeData    `json:"data"`
+}
+
+// Mail is a notice with its recipient and links resolved, for the Mailer.
+type Mail struct {
+	ID, Kind, To, Receipt, Locale string
+	// StatusURL is the person's secret status link; DownloadURL the package's.
+	StatusURL, DownloadURL string
+	Data                   NoticeData
+}
+
+// Mailer delivers notices (workflows/notify over SMTP).
+type Mailer interface {
+	Deliver(ctx context.Context, m Mail) error
+}
+
+// SendNotice resolves the recipient and delivers the notice.
+func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (string, error) {
+	if a.Mailer == nil {
+		return "", errors.New("no mailer configured")
+	}
+	m := Mail{ID: in.ID, Kind: in.Kind, Receipt: in.Receipt, Locale: in.Locale, Data: in.Data}
+	switch in.To {
+	case RecipientPerson:
+		var pd dsrv1.PersonalData
+		if err := a.Ring.OpenMessage(in.Personal, &pd); err != nil {
+			return "", temporal.NewNonRetryableApplicationError("personal data envelope cannot be opened", "SealError", err)
+		}
+		m.To = pd.GetSubject().GetEmail()
+		if pd.GetAgent().GetEmail() != "" {
+			m.To = pd.GetAgent().GetEmail()
+		}
+		if tok := pd.GetStatusToken(); tok != "" && a.Settings.PublicURL != "" {
+			m.StatusURL = a.Settings.PublicURL + "/status/" + tok
+		}
+		if in.Data.DownloadToken != "" && a.Settings.PublicURL != "" {
+			m.DownloadURL = a.Settings.PublicURL + "/download/" + in.Data.DownloadToken
+		}
+	case RecipientCompany:
+		m.To = in.CompanyEmail
+	case RecipientStaff:
+		m.To = a.Settings.StaffMailbox
+	}
+	if m.To == "" {
+		return "", temporal.NewNonRetryableApplicationError("notice has no recipient address", "NoRecipient", nil)
+	}
+	if err := a.Mailer.Deliver(ctx, m); err != nil {
+		return "", err
+	}
+	return in.ID, nil
+}

@@ -1,0 +1,237 @@
+package request
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/policy/deadline"
+	"madoguchi.dev/workflows/policy/verification"
+)
+
+// Stage is where a request is in its lifecycle; it is also the DsrStage
+// search attribute, so staff can list requests by stage.
+type Stage string
+
+// The lifecycle: received → verifying → (identity_review) → (awaiting_fee)
+// → (staff_review) → fan_out → (awaiting_entrusted) → notifying → completed;
+// or closed (unverified, unpaid, withdrawn, refused, identity_rejected).
+const (
+	StageReceived          Stage = "received"
+	StageVerifying         Stage = "verifying"
+	StageIdentityReview    Stage = "identity_review"
+	StageAwaitingFee       Stage = "awaiting_fee"
+	StageStaffReview       Stage = "staff_review"
+	StageFanOut            Stage = "fan_out"
+	StageAwaitingEntrusted Stage = "awaiting_entrusted"
+	StageNotifying         Stage = "notifying"
+	StageCompleted         Stage = "completed"
+	StageClosed            Stage = "closed"
+)
+
+// Why a request closed without completing.
+const (
+	ClosedUnverified       = "unverified"
+	ClosedUnpaid           = "unpaid"
+	ClosedWithdrawn        = "withdrawn"
+	ClosedRefused          = "refused"
+	ClosedIdentityRejected = "identity_rejected"
+)
+
+// Attention reasons (DsrAttention): what staff should look at.
+const (
+	AttentionAgentReview      = "agent_review"
+	AttentionIdentityMismatch = "identity_mismatch"
+	AttentionStaffDecision    = "staff_decision"
+	AttentionEntrusted        = "entrusted_instruction"
+	AttentionHolderEscalated  = "holder_escalated"
+	AttentionDeadlineNear     = "deadline_near"
+	AttentionOverdue          = "overdue"
+	AttentionCodesExhausted   = "verification_exhausted"
+)
+
+// Outcome is the workflow's result.
+type Outcome struct {
+	Receipt        string            `json:"receipt"`
+	Stage          Stage             `json:"stage"`
+	ClosedReason   string            `json:"closed_reason,omitempty"`
+	HolderOutcomes map[string]string `json:"holder_outcomes"`
+	ErasureEventID string            `json:"erasure_event_id,omitempty"`
+	PackageID      string            `json:"package_id,omitempty"`
+}
+
+// holderState is one holder's part in the current fan-out.
+type holderState struct {
+	Name       string
+	Action     dsrv1.Action
+	Attempts   int
+	Outcome    dsrv1.Outcome
+	Reason     string
+	LegalBasis string
+	Escalated  bool
+	SentAt     time.Time
+	AnsweredAt time.Time
+}
+
+// entrustedState is one entrusting company awaited for its instruction.
+type entrustedState struct {
+	CompanyID, CompanyName, Contact string
+	Holders                         []string
+	State                           string // waiting, proceed, declined, timed_out
+	DueAt                           time.Time
+	Note                            string
+}
+
+// run is one request's state; the update handlers and the main flow share
+// it (Temporal runs them cooperatively, one at a time).
+type run struct {
+	in       *dsrv1.RequestSubmitted
+	prepared Prepared
+	stage    Stage
+
+	deadlines       deadline.Deadlines
+	warnAt          time.Time
+	deadlineChanged workflow.Channel
+
+	verification verification.State
+	verifyDead   bool // no live code and no resend left
+	codesIssued  int
+	reminded     bool
+	notices      int
+	// identity review
+	reviewDone     bool
+	reviewApproved bool
+	reviewReason   string
+	mismatch       bool
+
+	feeState string // none, awaiting, paid, expired
+	feeDue   time.Time
+	paid     bool
+
+	decision      *dsrv1.Decide
+	withdrawn     bool
+	withdrawnBy   string
+	closedReason  string
+	attention     []string
+	linked        []string
+	holders       []*holderState
+	entrusted     []*entrustedState
+	retry         workflow.Channel
+	packageID     string
+	packageExpiry time.Time
+	timeline      []*dsrv1.TimelineEntry
+}
+
+func (r *run) event(ctx workflow.Context, event, actor, detail string) {
+	r.timeline = append(r.timeline, &dsrv1.TimelineEntry{
+		At: timestamppb.New(workflow.Now(ctx)), Event: event, Actor: actor, Detail: detail})
+}
+
+func (r *run) terminal() bool { return r.stage == StageCompleted || r.stage == StageClosed }
+
+// beforeFanOut: a withdrawal still stops the request.
+func (r *run) beforeFanOut() bool {
+	switch r.stage {
+	case StageReceived, StageVerifying, StageIdentityReview, StageAwaitingFee, StageStaffReview:
+		return true
+	}
+	return false
+}
+
+func (r *run) holder(name string) *holderState {
+	for _, h := range r.holders {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+func (r *run) company(id string) *entrustedState {
+	for _, e := range r.entrusted {
+		if e.CompanyID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// status builds the answer to the status query.
+func (r *run) status(waitingFor string) *dsrv1.RequestStatus {
+	s := &dsrv1.RequestStatus{
+		RequestId: r.in.GetRequestId(), Receipt: r.in.GetReceipt(), Kind: contract.KindName(r.in.GetKind()),
+		Jurisdiction: r.in.GetJurisdiction(), Locale: r.in.GetLocale(), Stage: string(r.stage),
+		WaitingFor: waitingFor, ReceivedAt: r.in.GetSubmittedAt(), DueAt: ts(r.deadlines.AnswerDue),
+		WarnAt: ts(r.warnAt), Extended: r.deadlines.Extended, ExtensionReason: r.deadlines.ExtensionReason,
+		Attention: append([]string(nil), r.attention...), ClosedReason: r.closedReason,
+		LinkedReceipts: r.linked, Withdrawn: r.withdrawn, PackageId: r.packageID,
+		PackageExpiresAt: ts(r.packageExpiry), Timeline: r.timeline, FiledByAgent: r.in.GetFiledByAgent(),
+	}
+	v := r.verification
+	vs := &dsrv1.VerificationStatus{ExpiresAt: ts(v.ExpiresAt), ResendsLeft: int32(v.ResendsLeft())}
+	switch {
+	case v.Verified && r.stage == StageIdentityReview:
+		vs.State = "review"
+	case v.Verified:
+		vs.State = "verified"
+	case r.closedReason == ClosedUnverified:
+		vs.State = "expired"
+	case v.Locked:
+		vs.State = "locked"
+	case v.IssuedAt.IsZero():
+		vs.State = "not_started"
+	default:
+		vs.State = "pending"
+		vs.AttemptsLeft = int32(v.Policy.MaxAttempts - v.Attempts)
+	}
+	if r.closedReason == ClosedIdentityRejected {
+		vs.State = "rejected"
+	}
+	s.Verification = vs
+	f := r.prepared.Fee
+	s.Fee = &dsrv1.FeeStatus{Required: f.Required, AmountJpy: int64(f.AmountJPY), State: r.feeState,
+		DueAt: ts(r.feeDue), Reason: f.Reason}
+	for _, h := range r.holders {
+		s.Holders = append(s.Holders, &dsrv1.HolderStatus{Name: h.Name, Action: contract.ActionName(h.Action),
+			Attempts: int32(h.Attempts), Outcome: outcomeName(h.Outcome), Reason: h.Reason, Escalated: h.Escalated,
+			LegalBasis: h.LegalBasis, SentAt: ts(h.SentAt), AnsweredAt: ts(h.AnsweredAt)})
+	}
+	for _, e := range r.entrusted {
+		s.Entrusted = append(s.Entrusted, &dsrv1.EntrustedStatus{CompanyId: e.CompanyID, CompanyName: e.CompanyName,
+			Holders: e.Holders, State: e.State, DueAt: ts(e.DueAt)})
+	}
+	if d := r.decision; d != nil {
+		s.Decision = decisionName(d.GetOutcome())
+		s.DecisionReasonCode = d.GetReasonCode()
+	}
+	return s
+}
+
+func outcomeName(o dsrv1.Outcome) string {
+	if o == dsrv1.Outcome_OUTCOME_UNSPECIFIED {
+		return ""
+	}
+	return o.String()
+}
+
+func decisionName(o dsrv1.DecisionOutcome) string {
+	switch o {
+	case dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE:
+		return "approve"
+	case dsrv1.DecisionOutcome_DECISION_OUTCOME_REFUSE:
+		return "refuse"
+	case dsrv1.DecisionOutcome_DECISION_OUTCOME_PARTIALLY_REFUSE:
+		return "partially_refuse"
+	}
+	return ""
+}

@@ -7,15 +7,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/rs/zerolog"
+
 	"madoguchi.dev/cmd/internal/component"
 	"madoguchi.dev/cmd/internal/stack"
 	"madoguchi.dev/platform/logging"
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/seal"
 )
 
@@ -65,6 +69,9 @@ func run(ctx context.Context, cmd string, args []string) error {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	log := logging.New(cmd)
+	if err := serveOps(ctx, log); err != nil {
+		return err
+	}
 	cfg, err := component.LoadConfig()
 	if err != nil {
 		return err
@@ -88,11 +95,29 @@ func run(ctx context.Context, cmd string, args []string) error {
 	}
 }
 
+// serveOps starts /healthz, /readyz and /metrics on OPS_ADDR (default
+// 127.0.0.1:9090; set ":9090" in containers).
+func serveOps(ctx context.Context, log zerolog.Logger) error {
+	ln, err := net.Listen("tcp", envOr("OPS_ADDR", "127.0.0.1:9090"))
+	if err != nil {
+		return fmt.Errorf("ops listener: %w", err)
+	}
+	go func() {
+		if err := metrics.ServeOps(ctx, ln, nil); err != nil {
+			log.Error().Err(err).Msg("ops server stopped")
+		}
+	}()
+	return nil
+}
+
 func dev(ctx context.Context) error {
 	if os.Getenv("LOG_FORMAT") == "" {
 		os.Setenv("LOG_FORMAT", "console")
 	}
 	log := logging.New("dev")
+	if err := serveOps(ctx, log); err != nil {
+		return err
+	}
 	root, _ := os.Getwd()
 	dir := envOr("MADOGUCHI_DEV_DIR", filepath.Join(root, ".dev"))
 	fmt.Println("Madoguchi dev stack: starting PostgreSQL, NATS, Temporal and every component…")
@@ -117,6 +142,7 @@ func dev(ctx context.Context) error {
   Request form (ja)   %[1]s/
   Request form (en)   %[1]s/en
   JSON API            POST %[1]s/api/v1/requests
+  Metrics             http://127.0.0.1:9090/metrics
   Temporal Web UI     %[2]s
   Mail catcher        %[11]s  (every notice lands here)
   PostgreSQL          %[3]s (%[4]s)

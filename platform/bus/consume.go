@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
 )
 
@@ -104,6 +105,7 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	go c.sampleLag(ctx, cons)
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -124,8 +126,14 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, h Handler, maxDeliver int) {
 	log := c.Log.With().Str("consumer", c.Durable).Str("subject", msg.Subject()).
 		Str("request_id", msg.Headers().Get(contract.HeaderRequestID)).Logger()
+	start := time.Now()
 	err := safeCall(ctx, h, msg)
+	metrics.HandlerSeconds.WithLabelValues(c.Durable).Observe(time.Since(start).Seconds())
+	if meta, _ := msg.Metadata(); meta != nil && meta.NumDelivered > 1 {
+		metrics.Redeliveries.WithLabelValues(c.Durable).Inc()
+	}
 	if err == nil {
+		metrics.Consumed.WithLabelValues(c.Durable, "ack").Inc()
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn().Err(aerr).Msg("ack failed; message will be redelivered")
 		}
@@ -150,6 +158,7 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 			return
 		}
 		log.Warn().Str("reason", reason).Msg("message dead-lettered")
+		metrics.Consumed.WithLabelValues(c.Durable, "dead_letter").Inc()
 		_ = msg.Term()
 		return
 	}
@@ -158,6 +167,7 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 		delivered = meta.NumDelivered
 	}
 	log.Warn().Err(err).Uint64("delivered", delivered).Msg("handler failed; will retry")
+	metrics.Consumed.WithLabelValues(c.Durable, "retry").Inc()
 	_ = msg.NakWithDelay(delayFor(delivered))
 }
 
@@ -190,4 +200,20 @@ func (c Consumer) deadLetter(ctx context.Context, js jetstream.JetStream, msg je
 	}
 	_, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID(id))
 	return err
+}
+
+// sampleLag publishes the consumer's backlog every 15 seconds.
+func (c Consumer) sampleLag(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		if info, err := cons.Info(ctx); err == nil {
+			metrics.ConsumerPending.WithLabelValues(c.Durable).Set(float64(info.NumPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

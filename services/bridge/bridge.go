@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"madoguchi.dev/platform/bus"
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
@@ -97,6 +99,10 @@ func (b *Bridge) DeliverResult(ctx context.Context, msg jetstream.Msg) error {
 	}
 	if err != nil {
 		return fmt.Errorf("signal %s: %w", id, err)
+	}
+	if res.GetCompletedAt() != nil {
+		metrics.HolderResultSeconds.WithLabelValues(res.GetHolder(), res.GetOutcome().String()).
+			Observe(time.Since(res.GetCompletedAt().AsTime()).Seconds())
 	}
 	b.Log.Info().Str("request_id", res.GetRequestId()).Str("holder", res.GetHolder()).
 		Str("outcome", res.GetOutcome().String()).Msg("holder result delivered")

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
 )
 
@@ -59,6 +60,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		n, err := r.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Warn().Err(err).Msg("outbox relay batch failed; will retry")
+		}
+		if count, oldest, err := r.Lag(ctx); err == nil {
+			metrics.OutboxUnsent.Set(float64(count))
+			metrics.OutboxOldestSeconds.Set(oldest)
 		}
 		if n == r.batchSize() {
 			continue // more may be waiting
@@ -141,6 +146,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("outbox: commit: %w", err)
 	}
+	metrics.OutboxPublished.Add(float64(len(sent)))
 	r.Log.Debug().Int("sent", len(sent)).Msg("outbox batch relayed")
 	if firstErr != nil {
 		return len(sent), fmt.Errorf("outbox: %d of %d not acked: %w", len(batch)-len(sent), len(batch), firstErr)

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"madoguchi.dev/platform/metrics"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
@@ -122,5 +123,6 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (string, er
 	if err := a.Mailer.Deliver(ctx, m); err != nil {
 		return "", err
 	}
+	metrics.NoticesSent.WithLabelValues(in.Kind).Inc()
 	return in.ID, nil
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
 )
 
@@ -71,6 +72,9 @@ func (r *run) setStage(ctx workflow.Context, s Stage) {
 	r.stage = s
 	r.event(ctx, "stage", "system", string(s))
 	r.upsert(ctx, SAStage.ValueSet(string(s)))
+	// The SDK's workflow metrics handler is silent during replay.
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": contract.KindName(r.in.GetKind()), "stage": string(s)}).
+		Counter(metrics.WorkflowStageMetric).Inc(1)
 }
 
 func (r *run) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
@@ -88,6 +92,9 @@ func (r *run) raise(ctx workflow.Context, reason string) {
 	}
 	r.attention = append(r.attention, reason)
 	r.event(ctx, "attention", "system", reason)
+	if reason == AttentionDeadlineNear || reason == AttentionOverdue {
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"alert": reason}).Counter(metrics.WorkflowDeadlineMetric).Inc(1)
+	}
 	r.syncAttention(ctx)
 }
 

@@ -22,6 +22,7 @@ import (
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/logging"
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
@@ -158,8 +159,9 @@ func (rt *Runtime) connectNATS(ctx context.Context, name string) (*nats.Conn, je
 func (rt *Runtime) DialTemporal(ctx context.Context) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort: rt.Config.TemporalAddress, Namespace: rt.Config.TemporalNamespace,
-		DataConverter: codec.DataConverter(rt.Ring),
-		Logger:        logging.Temporal{L: rt.Log.With().Str("part", "temporal-sdk").Logger().Level(zerolog.WarnLevel)},
+		DataConverter:  codec.DataConverter(rt.Ring),
+		MetricsHandler: metrics.TemporalHandler{},
+		Logger:         logging.Temporal{L: rt.Log.With().Str("part", "temporal-sdk").Logger().Level(zerolog.WarnLevel)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial Temporal at %s: %w", rt.Config.TemporalAddress, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -31,11 +32,11 @@ func TestOpsServerServesHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := false
+	var ready atomic.Bool
 	done := make(chan error, 1)
 	go func() {
 		done <- ServeOps(ctx, ln, func(context.Context) error {
-			if !ready {
+			if !ready.Load() {
 				return context.DeadlineExceeded
 			}
 			return nil
@@ -57,7 +58,7 @@ func TestOpsServerServesHealthReadinessAndMetrics(t *testing.T) {
 	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before ready = %d, want 503", code)
 	}
-	ready = true
+	ready.Store(true)
 	if code, _ := get("/readyz"); code != 200 {
 		t.Errorf("/readyz when ready = %d", code)
 	}

@@ -52,6 +52,7 @@ func (r *run) fanOut(ctx, actx workflow.Context, spec fanOutSpec) map[string]*ds
 		w.attempt++
 		p := progress(w.plan.Name)
 		p.Attempts, p.SentAt = w.attempt, workflow.Now(ctx)
+		p.Outcome, p.Reason, p.LegalBasis = dsrv1.Outcome_OUTCOME_UNSPECIFIED, "", ""
 		err := workflow.ExecuteActivity(actx, a.SendHolderCommand, SendInput{
 			RequestID: r.in.GetRequestId(), Receipt: r.in.GetReceipt(), Holder: w.plan.Name,
 			Action: spec.Action, Attempt: w.attempt, Personal: r.in.GetPersonal(), Include: spec.Include,
@@ -87,7 +88,8 @@ func (r *run) fanOut(ctx, actx workflow.Context, spec fanOutSpec) map[string]*ds
 			var res dsrv1.HolderResult
 			c.Receive(ctx, &res)
 			w, ok := waits[res.GetHolder()]
-			if !ok || res.GetRequestId() != r.in.GetRequestId() || res.GetAction() != spec.Action {
+			if !ok || res.GetRequestId() != r.in.GetRequestId() || res.GetAction() != spec.Action ||
+				!strings.HasPrefix(res.GetCommandId(), r.in.GetRequestId()+"."+spec.Phase+"-"+res.GetHolder()+".") {
 				return // a late duplicate, another round's result, or not ours
 			}
 			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED && attemptOf(res.GetCommandId()) < w.attempt {
@@ -105,6 +107,7 @@ func (r *run) fanOut(ctx, actx workflow.Context, spec fanOutSpec) map[string]*ds
 			w.cancel()
 			delete(waits, res.GetHolder())
 			results[res.GetHolder()] = &res
+			p.Escalated = false
 			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED {
 				p.Escalated = true
 				r.raise(ctx, AttentionHolderEscalated)

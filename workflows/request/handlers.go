@@ -60,7 +60,7 @@ func (r *run) waitingFor() string {
 		return "payment of the fee"
 	case StageStaffReview:
 		return "a staff decision"
-	case StageFanOut:
+	case StageFanOut, StageLocating:
 		return "results from: " + strings.Join(r.pendingHolders(), ", ")
 	case StageAwaitingEntrusted:
 		var waiting []string
@@ -142,9 +142,11 @@ func (r *run) validateResend(*dsrv1.ResendCode) error {
 	return nil
 }
 
-func (r *run) onResend(ctx, actx workflow.Context) func(workflow.Context, *dsrv1.ResendCode) (*dsrv1.ResendCodeResult, error) {
-	return func(_ workflow.Context, _ *dsrv1.ResendCode) (*dsrv1.ResendCodeResult, error) {
-		if err := r.issueCode(ctx, actx); err != nil {
+// Handlers that run activities must use their own context: the main flow's
+// coroutine may be blocked while an update runs.
+func (r *run) onResend(_, _ workflow.Context) func(workflow.Context, *dsrv1.ResendCode) (*dsrv1.ResendCodeResult, error) {
+	return func(ctx workflow.Context, _ *dsrv1.ResendCode) (*dsrv1.ResendCodeResult, error) {
+		if err := r.issueCode(ctx, activityContext(ctx)); err != nil {
 			return nil, err
 		}
 		r.event(ctx, "code_resent", "person", "")
@@ -274,9 +276,12 @@ func (r *run) onFeePaid(ctx workflow.Context) func(workflow.Context, *dsrv1.Mark
 	}
 }
 
-func (r *run) validateExtend(u *dsrv1.ExtendDeadline) error {
+func (r *run) validateExtend(ctx workflow.Context, u *dsrv1.ExtendDeadline) error {
 	if r.terminal() {
 		return errTerminal
+	}
+	if nb := r.deadlines.ExtensionNoticeBy; !nb.IsZero() && workflow.Now(ctx).After(nb) {
+		return errors.New("the time to extend (and tell the person) has passed")
 	}
 	if err := requireActor(u.GetActor()); err != nil {
 		return err
@@ -293,8 +298,9 @@ func (r *run) validateExtend(u *dsrv1.ExtendDeadline) error {
 	return nil
 }
 
-func (r *run) onExtend(ctx, actx workflow.Context) func(workflow.Context, *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
-	return func(_ workflow.Context, u *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
+func (r *run) onExtend(_, _ workflow.Context) func(workflow.Context, *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
+	return func(ctx workflow.Context, u *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
+		actx := activityContext(ctx)
 		previous := r.deadlines.AnswerDue
 		var ext Extended
 		err := workflow.ExecuteActivity(actx, a.ExtendDeadline, ExtendInput{Deadlines: r.deadlines,
@@ -343,7 +349,7 @@ func (r *run) validateRetryHolder(u *dsrv1.RetryHolder) error {
 	if err := requireActor(u.GetActor()); err != nil {
 		return err
 	}
-	if r.stage != StageFanOut && r.stage != StageAwaitingEntrusted {
+	if r.stage != StageFanOut && r.stage != StageAwaitingEntrusted && r.stage != StageLocating {
 		return stageError("resending to a holder", r.stage)
 	}
 	h := r.holder(u.GetHolder())

@@ -22,6 +22,7 @@ type Stage string
 const (
 	StageReceived          Stage = "received"
 	StageVerifying         Stage = "verifying"
+	StageLocating          Stage = "locating"
 	StageIdentityReview    Stage = "identity_review"
 	StageAwaitingFee       Stage = "awaiting_fee"
 	StageStaffReview       Stage = "staff_review"
@@ -135,7 +136,7 @@ func (r *run) terminal() bool { return r.stage == StageCompleted || r.stage == S
 // beforeFanOut: a withdrawal still stops the request.
 func (r *run) beforeFanOut() bool {
 	switch r.stage {
-	case StageReceived, StageVerifying, StageIdentityReview, StageAwaitingFee, StageStaffReview:
+	case StageReceived, StageVerifying, StageLocating, StageIdentityReview, StageAwaitingFee, StageStaffReview:
 		return true
 	}
 	return false

@@ -14,12 +14,22 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/policy/fee"
 	"madoguchi.dev/workflows/policy/kind"
 	"madoguchi.dev/workflows/policy/verification"
 )
 
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
+
+// activityContext gives activities a short timeout and unlimited retries
+// with backoff: a notice or a command is never skipped, only delayed.
+func activityContext(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+}
 
 // DataSubjectRequest carries one request through its lifecycle:
 //
@@ -36,11 +46,8 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 		return nil, temporal.NewNonRetryableApplicationError("input lacks request id, receipt or personal data", "InvalidInput", nil)
 	}
 	r := &run{in: in, stage: StageReceived, feeState: "none",
-		deadlineChanged: workflow.NewChannel(ctx), retry: workflow.NewChannel(ctx)}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	})
+		deadlineChanged: workflow.NewBufferedChannel(ctx, 4), retry: workflow.NewBufferedChannel(ctx, 64)}
+	actx := activityContext(ctx)
 	if err := r.register(ctx, actx); err != nil {
 		return nil, err
 	}
@@ -72,11 +79,12 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 	k, _ := kind.Parse(contract.KindName(r.in.GetKind()))
 
-	// 1. Identity (APPI Art. 37): a code by e-mail.
-	r.setStage(ctx, StageVerifying)
+	// 1. Identity (APPI Art. 37): a code by e-mail. The stage opens once the
+	// code exists, so nothing can be checked against no code.
 	if err := r.issueCode(ctx, actx); err != nil {
 		return nil, err
 	}
+	r.setStage(ctx, StageVerifying)
 	if !r.awaitVerification(ctx, actx) {
 		if r.withdrawn {
 			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
@@ -95,7 +103,9 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 
 	// 3. Where are the records, and for whom (委託)? Do the details match?
 	if len(r.prepared.Locate) > 0 {
-		located := r.fanOut(ctx, actx, fanOutSpec{Phase: "locate", Action: dsrv1.Action_ACTION_LOCATE, Holders: r.prepared.Locate})
+		r.setStage(ctx, StageLocating)
+		located := r.fanOut(ctx, actx, fanOutSpec{Phase: "locate", Action: dsrv1.Action_ACTION_LOCATE,
+			Holders: r.prepared.Locate, Track: true})
 		for _, res := range located {
 			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL && res.GetReason() == "identifiers_mismatch" {
 				r.mismatch = true
@@ -144,6 +154,19 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 		}
 		if r.decision.GetOutcome() == dsrv1.DecisionOutcome_DECISION_OUTCOME_REFUSE {
 			return r.close(ctx, actx, ClosedRefused, NoticeDecision, r.decisionData())
+		}
+		// GDPR Art. 12(5): a manifestly excessive request may carry a reasonable fee.
+		if r.decision.GetManifestlyExcessive() && !r.prepared.Fee.Required {
+			j, _ := kind.ParseJurisdiction(r.in.GetJurisdiction())
+			if f, err := fee.Assess(k, j, true, r.prepared.Settings.Fee); err == nil && f.Required {
+				r.prepared.Fee = f
+				if !r.awaitFee(ctx, actx) {
+					if r.withdrawn {
+						return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
+					}
+					return r.close(ctx, actx, ClosedUnpaid, NoticeUnpaid, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY})
+				}
+			}
 		}
 	}
 	if r.withdrawn {
@@ -299,8 +322,8 @@ func (r *run) issueCode(ctx, actx workflow.Context) error {
 func (r *run) awaitVerification(ctx, actx workflow.Context) bool {
 	for {
 		done := func() bool { return r.verification.Verified || r.withdrawn || r.verifyDead }
-		issued := r.codesIssued
-		changed := func() bool { return done() || r.codesIssued != issued }
+		issued, locked := r.codesIssued, r.verification.Locked
+		changed := func() bool { return done() || r.codesIssued != issued || r.verification.Locked != locked }
 		if at, ok := r.verification.ReminderAt(); ok && !r.reminded {
 			if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, at), changed); !ok {
 				r.reminded = true

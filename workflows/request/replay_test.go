@@ -1,0 +1,64 @@
+package request_test
+
+// Replay: the workflow code must still produce, command for command, the
+// history a real server recorded for a complete deletion (wrong code, right
+// code, locate round, staff approval, fan-out to two holders, completion
+// notice, erasure event). A change that would break running requests fails
+// here; see record_history_test.go to re-record after a deliberate change.
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/request"
+)
+
+func quietLogger() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func replay(t *testing.T, fn any) error {
+	t.Helper()
+	if _, err := os.Stat(deletionHistory); err != nil {
+		t.Fatalf("%v: record it with MADOGUCHI_RECORD_HISTORY=1 go test -run TestRecordDeletionHistory", err)
+	}
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: contract.WorkflowType})
+	return replayer.ReplayWorkflowHistoryFromJSONFile(quietLogger(), deletionHistory)
+}
+
+func TestRecordedDeletionHistoryReplaysWithTheCurrentWorkflow(t *testing.T) {
+	if err := replay(t, request.DataSubjectRequest); err != nil {
+		t.Fatalf("the current workflow no longer replays a recorded deletion: %v", err)
+	}
+}
+
+// The replay test can fail: a workflow that does one thing differently (a
+// one-second pause before it starts, as a careless "fix" might add) is
+// nondeterministic against the recorded history.
+func TestReplayDetectsAChangedWorkflow(t *testing.T) {
+	changed := func(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*request.Outcome, error) {
+		if err := workflow.Sleep(ctx, time.Second); err != nil {
+			return nil, err
+		}
+		return request.DataSubjectRequest(ctx, in)
+	}
+	err := replay(t, changed)
+	if err == nil {
+		t.Fatal("a changed workflow replayed the recorded history without error: the replay test cannot fail")
+	}
+	// TMPRL1100 is the SDK's code for every nondeterminism error.
+	if msg := err.Error(); !strings.Contains(msg, "TMPRL1100") && !strings.Contains(strings.ToLower(msg), "nondetermin") {
+		t.Errorf("replay error = %v; want a nondeterminism error (TMPRL1100)", err)
+	}
+}

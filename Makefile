@@ -16,7 +16,7 @@ dev: deps tools build
 	./bin/madoguchi dev
 
 ## test: every check and every test, on real servers (started when missing)
-test: deps tools proto-check vet
+test: deps tools proto-check vet deploy-check
 	go test -count=1 -race -timeout 20m $(PKGS)
 
 ## deps: Debian packages the project needs on a fresh machine

@@ -40,7 +40,7 @@ func checkCompose(root string, c ComposeFile) (string, error) {
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				if _, err := os.Stat(v.Source); err != nil {
-					missing = append(missing, fmt.Sprintf("service %s mounts %s", s.Name, v.Source))
+					missing = append(missing, fmt.Sprintf("service %s mounts missing %s", s.Name, v.Source))
 				}
 			}
 		}
@@ -50,20 +50,50 @@ func checkCompose(root string, c ComposeFile) (string, error) {
 				df = filepath.Join(s.Build.Context, df)
 			}
 			if _, err := os.Stat(df); err != nil {
-				missing = append(missing, fmt.Sprintf("service %s builds from %s", s.Name, df))
+				missing = append(missing, fmt.Sprintf("service %s builds from missing %s", s.Name, df))
 			}
+		}
+	}
+	// Holders share a network only with NATS (bus) and with PostgreSQL, like
+	// their NetworkPolicies: holder-<x> is on bus and db-<x>, and db-<x> holds
+	// only holder-<x> and postgres.
+	members := map[string][]string{}
+	for _, s := range project.Services {
+		for n := range s.Networks {
+			members[n] = append(members[n], s.Name)
+		}
+	}
+	holders := 0
+	for _, s := range project.Services {
+		h, ok := strings.CutPrefix(s.Name, "holder-")
+		if !ok {
+			continue
+		}
+		holders++
+		var nets []string
+		for n := range s.Networks {
+			nets = append(nets, n)
+		}
+		slices.Sort(nets)
+		if want := []string{"bus", "db-" + h}; !slices.Equal(nets, want) {
+			missing = append(missing, fmt.Sprintf("service %s must be on networks %v only (is on %v)", s.Name, want, nets))
+		}
+		peers := members["db-"+h]
+		slices.Sort(peers)
+		if want := []string{"holder-" + h, "postgres"}; !slices.Equal(peers, want) {
+			missing = append(missing, fmt.Sprintf("network db-%s must hold only %v (holds %v)", h, want, peers))
 		}
 	}
 	for _, name := range c.Services {
 		if _, err := project.GetService(name); err != nil {
-			missing = append(missing, "required service "+name)
+			missing = append(missing, "required service "+name+" is missing")
 		}
 	}
 	if len(missing) > 0 {
-		return "", fmt.Errorf("missing: %s", strings.Join(missing, "; "))
+		return "", fmt.Errorf("%s", strings.Join(missing, "; "))
 	}
 	names := project.ServiceNames()
 	slices.Sort(names)
-	return fmt.Sprintf("project %q: %d services, %d networks, %d volumes (%s)",
-		project.Name, len(names), len(project.Networks), len(project.Volumes), strings.Join(names, " ")), nil
+	return fmt.Sprintf("project %q: %d services, %d networks, %d volumes; %d holders on bus + own db network only (%s)",
+		project.Name, len(names), len(project.Networks), len(project.Volumes), holders, strings.Join(names, " ")), nil
 }

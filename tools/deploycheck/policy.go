@@ -12,7 +12,7 @@ import (
 )
 
 // sensitiveEnv names variables that must come from a Secret.
-var sensitiveEnv = regexp.MustCompile(`^(MADOGUCHI_KEYS|MADOGUCHI_PSEUDONYM_KEY|.*_DATABASE_URL|.*PASSWORD.*|.*SECRET.*|.*TOKEN.*)$`)
+var sensitiveEnv = regexp.MustCompile(`^(.*_KEYS?|.*_DATABASE_URL|.*PASSWORD.*|.*SECRET.*|.*TOKEN.*)$`)
 
 type workload struct {
 	obj    Object
@@ -174,9 +174,11 @@ func checkContainer(w workload, c any, bad func(string, ...any)) {
 		ports[str(p, "name")] = true
 		ports[fmt.Sprint(get(p, "containerPort"))] = true
 	}
-	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
-		if got := str(c, probe, "httpGet", "path"); got != path {
-			bad("%s: %s must be an HTTP GET on %s (got %q)", id, probe, path, got)
+	// Readiness on /readyz where the component serves it (the codec server
+	// only serves /healthz).
+	for probe, paths := range map[string][]string{"livenessProbe": {"/healthz"}, "readinessProbe": {"/readyz", "/healthz"}} {
+		if got := str(c, probe, "httpGet", "path"); !slices.Contains(paths, got) {
+			bad("%s: %s must be an HTTP GET on %s (got %q)", id, probe, strings.Join(paths, " or "), got)
 			continue
 		}
 		if port := fmt.Sprint(get(c, probe, "httpGet", "port")); !ports[port] {

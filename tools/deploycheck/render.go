@@ -104,8 +104,7 @@ func splitYAML(b []byte) ([]Object, error) {
 	}
 	docs = append(docs, cur)
 	for _, doc := range docs {
-		doc = bytes.TrimSpace(doc)
-		if len(doc) == 0 {
+		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
 		j, err := yaml.YAMLToJSON(doc)

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -312,13 +313,22 @@ func strictSchema(in map[string]any, ref func(string) string) map[string]any {
 			}
 		case "properties", "patternProperties", "definitions":
 			if m, ok := v.(map[string]any); ok {
+				required := map[string]bool{}
+				for _, r := range list(in, "required") {
+					required[fmt.Sprint(r)] = true
+				}
 				props := make(map[string]any, len(m))
 				for name, p := range m {
-					if ps, ok := p.(map[string]any); ok {
-						props[name] = strictSchema(ps, ref)
-					} else {
+					ps, ok := p.(map[string]any)
+					if !ok {
 						props[name] = p
+						continue
 					}
+					ps = strictSchema(ps, ref)
+					if k == "properties" && !required[name] {
+						ps = nullable(ps)
+					}
+					props[name] = ps
 				}
 				v = props
 			}
@@ -341,6 +351,25 @@ func strictSchema(in map[string]any, ref func(string) string) map[string]any {
 		}
 	}
 	return out
+}
+
+// nullable lets an optional field be null, as the API server does (it
+// treats null as unset), the same as kubeconform's published schemas.
+func nullable(s map[string]any) map[string]any {
+	switch t := s["type"].(type) {
+	case string:
+		s["type"] = []any{t, "null"}
+		return s
+	case []any:
+		if !slices.Contains(t, any("null")) {
+			s["type"] = append(t, "null")
+		}
+		return s
+	}
+	if len(s) == 0 {
+		return s
+	}
+	return map[string]any{"anyOf": []any{map[string]any{"type": "null"}, s}}
 }
 
 func strictList(l []any, ref func(string) string) []any {

@@ -74,3 +74,18 @@ clean:
 deploy-check:
 	cd tools/deploycheck && GOWORK=off go build -o ../../bin/ tool
 	./bin/deploycheck -root .
+
+## bench: performance figures side by side with bare baselines (docs/performance.md): one stack,
+## four measurements, a table on stdout and test-output/bench.json; then the microbenchmarks.
+## Not part of `make test`. Knobs: make bench BENCH_FLAGS='-e2e-n 200 -park-n 10000 -timeout 60m'
+.PHONY: bench
+bench: tools build
+	go run ./cmd/bench $(BENCH_FLAGS)
+	go test -run='^$$' -bench=. -benchmem ./cmd/bench/
+
+## chaos: the fault-injection tests alone (also part of `make test`): kill -9 of the intake, the
+## relay, the worker and the dispatcher at their worst moments, NATS and PostgreSQL restarts, a
+## holder down past its SLA, poison on every subject; each checks every request completed exactly once.
+.PHONY: chaos
+chaos: deps tools
+	go test -count=1 -timeout 20m ./cmd/chaos/

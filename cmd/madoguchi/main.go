@@ -30,6 +30,7 @@ const usage = `usage: madoguchi <command>
   bridge        start workflows for requests, deliver holder results
   worker        run the request workflow and its activities
   holder NAME   run one data holder (e.g. members)
+  codec-server  decrypt payloads for staff in the Temporal UI and CLI
   keygen [ID]   print a new key-ring entry for MADOGUCHI_KEYS
 
 Configuration is read from the environment; see README.md.
@@ -63,6 +64,8 @@ func run(ctx context.Context, cmd string, args []string) error {
 		}
 		fmt.Println(spec)
 		return nil
+	case "codec-server":
+		return codecServer(ctx)
 	case "intake", "bridge", "worker", "holder":
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -127,7 +130,7 @@ func dev(ctx context.Context) error {
 		MailpitBinary: envOr("MAILPIT_BIN", filepath.Join(root, "bin", "mailpit")), MailSMTPPort: 1025, MailUIPort: 8025,
 		IntakeAddr: envOr("INTAKE_ADDR", "127.0.0.1:8080"), DatabasePrefix: "madoguchi", SubjectRoot: "dsr",
 		Keys: os.Getenv("MADOGUCHI_KEYS"), PseudonymKey: os.Getenv("MADOGUCHI_PSEUDONYM_KEY"), PersistKeys: true,
-		RegistryFile: os.Getenv("MADOGUCHI_REGISTRY"), Log: log,
+		RegistryFile: os.Getenv("MADOGUCHI_REGISTRY"), Log: log, CodecAddr: envOr("CODEC_ADDR", "127.0.0.1:8089"),
 	})
 	if err != nil {
 		return err
@@ -145,6 +148,8 @@ func dev(ctx context.Context) error {
   Metrics             http://127.0.0.1:9090/metrics
   Temporal Web UI     %[2]s
   Mail catcher        %[11]s  (every notice lands here)
+  Codec server        %[12]s  (staff sign in at %[12]s/signin to see decrypted payloads in the UI)
+  Staff CLI           set -a; . %[13]s; set +a; go run ./cmd/dsrctl list
   PostgreSQL          %[3]s (%[4]s)
   NATS JetStream      %[5]s (%[6]s)
   Temporal frontend   %[7]s (%[8]s)
@@ -155,7 +160,8 @@ Try:  curl -s -XPOST %[1]s/api/v1/requests -H 'Content-Type: application/json' \
         -d '{"kind":"deletion","subject":{"name":"山田 花子","email":"hanako@example.jp","member_id":"M-1001"}}'
 Ctrl-C stops everything.
 `, s.IntakeURL, uiURL(s), redactURL(s.Postgres.AdminURL), origin(s.Postgres.Started), s.NATS.URL, origin(s.NATS.Started),
-		s.Temporal.HostPort, origin(s.Temporal.Started), s.HolderNames(), dir, s.Mail.UIURL)
+		s.Temporal.HostPort, origin(s.Temporal.Started), s.HolderNames(), dir, s.Mail.UIURL,
+		s.CodecURL, filepath.Join(dir, "staff.env"))
 	select {
 	case <-ctx.Done():
 		fmt.Println("\nstopping…")
@@ -165,6 +171,24 @@ Ctrl-C stops everything.
 	err = s.Stop()
 	fmt.Println("stopped.")
 	return err
+}
+
+// codecServer needs only the key ring and the staff database, not the
+// rest of the runtime's configuration.
+func codecServer(ctx context.Context) error {
+	cfg, err := component.LoadConfig()
+	if err != nil {
+		return err
+	}
+	cc, err := component.LoadCodecConfig()
+	if err != nil {
+		return err
+	}
+	ring, err := seal.ParseRing(cfg.Keys)
+	if err != nil {
+		return fmt.Errorf("MADOGUCHI_KEYS: %w", err)
+	}
+	return component.RunCodecServer(ctx, ring, cfg.TemporalNamespace, cc, logging.New("codec-server"))
 }
 
 func uiURL(s *stack.Stack) string {

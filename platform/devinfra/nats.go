@@ -2,7 +2,9 @@ package devinfra
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +20,8 @@ type NATS struct {
 	URL     string
 	Started bool
 	srv     *server.Server
+	// dir is the embedded server's JetStream store (kept by Restart).
+	dir string
 }
 
 // StartNATS returns the server named by NATS_URL (env; "embedded" forces the
@@ -63,7 +67,34 @@ func StartEmbeddedNATS(dir string, port int) (*NATS, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("devinfra: embedded nats-server did not start")
 	}
-	return &NATS{URL: srv.ClientURL(), Started: true, srv: srv}, nil
+	return &NATS{URL: srv.ClientURL(), Started: true, srv: srv, dir: dir}, nil
+}
+
+// Restart shuts an embedded server down and starts it again on the same
+// port with the same JetStream store, as a restart of the server process
+// would: streams, consumers and messages are kept, and clients reconnect.
+// Fault-injection tests use it; a server this process did not start cannot
+// be restarted.
+func (n *NATS) Restart() error {
+	if n.srv == nil {
+		return errors.New("devinfra: only an embedded NATS server can be restarted")
+	}
+	addr, ok := n.srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return errors.New("devinfra: embedded NATS server has no TCP address")
+	}
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	var err error
+	for range 50 { // the port may take a moment to be free again
+		var m *NATS
+		if m, err = StartEmbeddedNATS(n.dir, addr.Port); err == nil {
+			n.srv = m.srv
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("devinfra: restart embedded nats-server: %w", err)
 }
 
 // MinServerVersion is the oldest nats-server Madoguchi runs on: 2.9 (still

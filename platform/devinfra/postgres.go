@@ -25,6 +25,8 @@ type Postgres struct {
 	dataDir string
 	pgCtl   string
 	asUser  string
+	// startOpts and logFile start the cluster again (Restart).
+	startOpts, logFile string
 }
 
 // StartPostgres returns, in order of preference: the server named by
@@ -44,6 +46,42 @@ func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
 		return &Postgres{AdminURL: local}, nil
 	}
 	return startPrivatePG(ctx, dir)
+}
+
+// StartPrivatePostgres always initialises (or reuses) a private cluster under
+// dir, ignoring DATABASE_URL and any server on 127.0.0.1:5432: fault-injection
+// tests need a server they may restart.
+func StartPrivatePostgres(ctx context.Context, dir string) (*Postgres, error) {
+	return startPrivatePG(ctx, dir)
+}
+
+// Restart stops a private cluster abruptly (pg_ctl stop -m immediate: every
+// server process ends at once and the next start runs crash recovery, as
+// after a kill of the server) and starts it again on the same port and data
+// directory. Clients see their connections drop and must reconnect.
+func (p *Postgres) Restart(ctx context.Context) error {
+	if !p.Started {
+		return errors.New("devinfra: only a private cluster started by this process can be restarted")
+	}
+	pgCtl := func(args ...string) error {
+		var cmd *exec.Cmd
+		if p.asUser != "" {
+			cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", p.asUser, "--", p.pgCtl}, args...)...)
+		} else {
+			cmd = exec.CommandContext(ctx, p.pgCtl, args...)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("devinfra: pg_ctl %s: %w: %s", args[len(args)-1], err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := pgCtl("-D", p.dataDir, "-m", "immediate", "-w", "stop"); err != nil {
+		return err
+	}
+	if err := pgCtl("-D", p.dataDir, "-l", p.logFile, "-o", p.startOpts, "-w", "start"); err != nil {
+		return err
+	}
+	return waitFor(ctx, 30*time.Second, "postgres", func() error { return pingPG(ctx, p.AdminURL) })
 }
 
 func pingPG(ctx context.Context, url string) error {
@@ -128,6 +166,7 @@ func startPrivatePG(ctx context.Context, dir string) (*Postgres, error) {
 	pg := &Postgres{
 		AdminURL: "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable",
 		Started:  true, dataDir: data, pgCtl: filepath.Join(bin, "pg_ctl"), asUser: runAs,
+		startOpts: opts, logFile: filepath.Join(dir, "postgres.log"),
 	}
 	if err := waitFor(ctx, 30*time.Second, "postgres", func() error { return pingPG(ctx, pg.AdminURL) }); err != nil {
 		pg.Stop()

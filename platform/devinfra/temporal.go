@@ -36,6 +36,9 @@ type TemporalOptions struct {
 	SearchAttributes map[string]string
 	// LogFile receives the server's output; empty discards it.
 	LogFile string
+	// ExtraArgs are appended to `temporal server start-dev` (e.g.
+	// --ui-codec-endpoint for the codec server).
+	ExtraArgs []string
 }
 
 // StartTemporal returns the frontend named by TEMPORAL_ADDRESS (env), or
@@ -77,6 +80,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	for name, typ := range opts.SearchAttributes {
 		args = append(args, "--search-attribute", name+"="+typ)
 	}
+	args = append(args, opts.ExtraArgs...)
 	cmd := exec.Command(opts.Binary, args...)
 	// Own process group: Ctrl-C on make dev reaches us, and we stop it cleanly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}

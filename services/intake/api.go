@@ -23,18 +23,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// handleAPISubmit is POST /api/v1/requests.
+// handleAPISubmit is POST /api/v1/requests: a JSON body, or multipart with
+// the JSON in a "request" part and files in doc_authority / doc_agent_id
+// parts (an agent's supporting documents).
 func (h *HTTP) handleAPISubmit(w http.ResponseWriter, r *http.Request) {
 	locale := "en"
 	if strings.HasPrefix(r.Header.Get("Accept-Language"), "ja") {
 		locale = "ja"
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "unsupported_media_type", Message: "send application/json"})
-		return
-	}
 	var sub Submission
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	var docs []Document
+	var raw io.Reader
+	switch ct := r.Header.Get("Content-Type"); {
+	case isMultipart(r):
+		fd, err := parseForm(w, r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_multipart", Message: jsonProblem(err)})
+			return
+		}
+		raw = strings.NewReader(fd.Values.Get("request"))
+		for _, purpose := range DocumentPurposes {
+			if b, ok := fd.Files["doc_"+purpose]; ok {
+				docs = append(docs, Document{Purpose: purpose, Content: b})
+			}
+		}
+	case ct != "" && !strings.HasPrefix(ct, "application/json"):
+		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "unsupported_media_type", Message: "send application/json or multipart/form-data"})
+		return
+	default:
+		raw = http.MaxBytesReader(w, r.Body, maxBody)
+	}
+	dec := json.NewDecoder(raw)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sub); err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_json", Message: jsonProblem(err)})
@@ -44,6 +63,7 @@ func (h *HTTP) handleAPISubmit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_json", Message: "body must hold exactly one JSON object"})
 		return
 	}
+	sub.Documents = docs
 	if sub.Locale != "" {
 		locale = sub.Locale
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/seal"
@@ -38,21 +39,88 @@ type site struct {
 	pool *pgxpool.Pool
 	ring *seal.Ring
 	ns   contract.Namespace
+	svc  *intake.Service
+	logs *syncBuffer
+}
+
+// siteOptions vary the handler; the zero value is the plain intake.
+type siteOptions struct {
+	nc       *nats.Conn
+	requests intake.Requests
+	packages intake.Packages
+	limits   intake.Limits
+	feeJPY   int
+	now      func() time.Time
 }
 
 func newSite(t *testing.T, nc *nats.Conn) *site {
+	t.Helper()
+	return newSiteWith(t, siteOptions{nc: nc})
+}
+
+func newSiteWith(t *testing.T, o siteOptions) *site {
 	t.Helper()
 	pool := testinfra.Pool(t, "t_intake", migrations.FS)
 	ns, err := contract.NewNamespace(testinfra.UniqueName("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{pool: pool, ring: testinfra.Ring(t), ns: ns}
-	log := testinfra.Logger(t)
-	h := &intake.HTTP{Service: &intake.Service{Pool: pool, Ring: s.ring, Namespace: ns, Log: log}, Pool: pool, NATS: nc, Log: log}
+	s := &site{pool: pool, ring: testinfra.Ring(t), ns: ns, logs: &syncBuffer{}}
+	// Logs go to the test output and to a buffer the tests search for
+	// personal data.
+	tw := &testWriter{t: t}
+	t.Cleanup(tw.stop)
+	log := zerolog.New(io.MultiWriter(s.logs, tw)).With().Timestamp().Logger()
+	s.svc = &intake.Service{Pool: pool, Ring: s.ring, Namespace: ns, Log: log}
+	h := &intake.HTTP{Service: s.svc, Pool: pool, NATS: o.nc, Log: log,
+		Requests: o.requests, Packages: o.packages, Limits: o.limits, DisclosureFeeJPY: o.feeJPY,
+		ReceiptWait: 300 * time.Millisecond, Now: o.now}
+	if o.requests == nil {
+		h.ReceiptWait = -1
+	}
 	s.srv = httptest.NewServer(h.Handler())
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// syncBuffer collects log lines from handlers running concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// testWriter logs to the test until it ends (handlers may log a moment later).
+type testWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 type response struct {
@@ -265,9 +333,10 @@ func TestAPIReportsEveryInvalidFieldAndStoresNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"subject.email":      "入力してください。",
-		"subject.phone":      "電話番号は数字とハイフンで入力してください。",
-		"agent.relationship": "代理人の種別を選んでください。",
+		"subject.email":       "入力してください。",
+		"subject.phone":       "電話番号は数字とハイフンで入力してください。",
+		"agent.relationship":  "ご本人との関係を選んでください。",
+		"documents.authority": "代理権を確認できる書類(委任状など)を添付してください。",
 	}
 	if got.Error != "validation_failed" || fmt.Sprint(got.Fields) != fmt.Sprint(want) {
 		t.Errorf("got %s %v, want validation_failed %v", got.Error, got.Fields, want)
@@ -377,6 +446,11 @@ func TestReusedIdempotencyKeyWithAnotherBodyIsRefused(t *testing.T) {
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Idempotency-Key") {
 		t.Errorf("oversized key: %d %s", r.status, r.body)
 	}
+	// A key the database cannot keep is refused, not answered "retry".
+	r = s.postJSON(t, exampleJSON, map[string]string{"Idempotency-Key": "caf\xe9"})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Idempotency-Key") {
+		t.Errorf("key that is not UTF-8: %d %s", r.status, r.body)
+	}
 }
 
 func TestPersonalDataIsNotStoredInPlaintext(t *testing.T) {
@@ -384,10 +458,14 @@ func TestPersonalDataIsNotStoredInPlaintext(t *testing.T) {
 	s := newSite(t, nil)
 	body := `{"kind":"correction","subject":{"name":"山田 花子","name_kana":"やまだ はなこ","email":"hanako@example.jp","phone":"090-1234-5678","member_id":"M-1001"},` +
 		`"details":"住所を下関市に訂正してください","agent":{"name":"山田 一郎","email":"ichiro@example.jp","relationship":"appointed_proxy"}}`
-	if r := s.postJSON(t, body, map[string]string{"Idempotency-Key": "pii-check"}); r.status != http.StatusAccepted {
+	// The agent's power of attorney, with the names in it.
+	doc := []byte("%PDF-1.4\n% 委任状 山田 花子 は 山田 一郎 に委任します hanako@example.jp\n%%EOF\n")
+	r := s.postMultipart(t, "/api/v1/requests", map[string]string{"request": body},
+		map[string][]byte{"doc_authority": doc}, map[string]string{"Idempotency-Key": "pii-check"})
+	if r.status != http.StatusAccepted {
 		t.Fatalf("status %d %s", r.status, r.body)
 	}
-	secrets := []string{"hanako@example.jp", "hanako", "山田", "やまだ", "090-1234-5678", "09012345678", "M-1001", "下関市", "ichiro"}
+	secrets := []string{"hanako@example.jp", "hanako", "山田", "やまだ", "090-1234-5678", "09012345678", "M-1001", "下関市", "ichiro", "委任状"}
 	scan := func(what string, data []byte) {
 		t.Helper()
 		for _, secret := range secrets {
@@ -404,6 +482,8 @@ func TestPersonalDataIsNotStoredInPlaintext(t *testing.T) {
 		{"personal_sealed", "SELECT personal_sealed FROM requests"},
 		{"outbox row", "SELECT convert_to(o::text, 'UTF8') FROM outbox o"},
 		{"outbox payload", "SELECT payload FROM outbox"},
+		{"uploads row", "SELECT convert_to(u::text, 'UTF8') FROM uploads u"},
+		{"upload sealed", "SELECT sealed FROM uploads"},
 	} {
 		var data []byte
 		if err := s.pool.QueryRow(ctx, q.sql).Scan(&data); err != nil {
@@ -414,6 +494,7 @@ func TestPersonalDataIsNotStoredInPlaintext(t *testing.T) {
 		}
 		scan(q.what, data)
 	}
+	scan("logs", []byte(s.logs.String()))
 }
 
 func formValues(locale string) url.Values {

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 )
 
 //go:embed templates/*.html
@@ -15,19 +17,46 @@ var templateFS embed.FS
 
 var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"t":         text,
+	"tf":        textf,
 	"field":     newField,
 	"agentVal":  agentVal,
 	"formToken": newFormToken,
+	"date":      formatDate,
+	"datetime":  formatDateTime,
+	"yen":       formatYen,
+	"size":      formatSize,
+	"typeName":  func(ct string) string { return allowedTypes[ct] },
+	"join":      strings.Join,
+	"msg":       Message,
 }).ParseFS(templateFS, "templates/*.html"))
 
-// fieldView is one labelled input with its error.
-type fieldView struct {
-	Locale, Key, ID, Type, Value, Err, Auto string
-	Required                                bool
+// base is what every page's layout needs.
+type base struct {
+	Locale string
+	// Other is the same page in the other language.
+	Other string
+	// TitleKey names the page's title text.
+	TitleKey string
 }
 
-func newField(locale, key, id, typ, value string, required bool, errs map[string]string, auto string) fieldView {
-	return fieldView{Locale: locale, Key: key, ID: id, Type: typ, Value: value, Err: errs[id], Auto: auto, Required: required}
+func (b base) OtherLocale() string {
+	if b.Locale == "en" {
+		return "ja"
+	}
+	return "en"
+}
+
+// fieldView is one labelled input with its hint and error.
+type fieldView struct {
+	Locale, Key, ID, Type, Value, Err, Auto, Hint string
+	Required                                      bool
+}
+
+// newField: key names the input and its label text; id is the field path
+// used for errors; hint is a text key or "".
+func newField(locale, key, id, typ, value string, required bool, errs map[string]string, auto, hint string) fieldView {
+	return fieldView{Locale: locale, Key: key, ID: id, Type: typ, Value: value, Err: errs[id], Auto: auto,
+		Required: required, Hint: hint}
 }
 
 func agentVal(a *AgentInput, f string) string {
@@ -61,7 +90,7 @@ type kindOption struct {
 	Fee                   bool
 }
 
-// kinds lists the rights of policy §5 in the order the policy names them.
+// kindOrder lists the rights of policy §5 in the order the policy names them.
 var kindOrder = []string{"disclosure", "correction", "addition", "deletion", "suspension", "erasure",
 	"third_party_stop", "third_party_record_disclosure", "purpose_notice"}
 
@@ -69,23 +98,34 @@ var kindOrder = []string{"disclosure", "correction", "addition", "deletion", "su
 var feeKinds = map[string]bool{"disclosure": true, "third_party_record_disclosure": true, "purpose_notice": true}
 
 type formPage struct {
-	Locale   string
-	Other    string // the other language's path
-	Kinds    []kindOption
-	Form     Submission
-	AsAgent  bool
-	Errors   map[string]string
-	Order    []string // error fields in page order, for the summary
+	base
+	Kinds   []kindOption
+	FeeText string
+	Form    Submission
+	AsAgent bool
+	// Kept are files kept from an earlier attempt, by purpose.
+	Kept   map[string]*Document
+	Errors map[string]string
+	Order  []string // error fields in page order, for the summary
+	// Receipt page.
 	Accepted *Accepted
+	Due      time.Time
+	Fee      bool
 }
 
 var fieldOrder = []string{"kind", "subject.name", "subject.name_kana", "subject.email", "subject.phone",
-	"subject.member_id", "details", "agent.name", "agent.email", "agent.phone", "agent.relationship"}
+	"subject.member_id", "details", "correction", "disclosure_method", "agent.name", "agent.email", "agent.phone",
+	"agent.relationship", "documents.authority", "documents.agent_id", "documents", "jurisdiction", "locale"}
 
-func (h *HTTP) page(locale string) formPage {
-	p := formPage{Locale: locale, Other: "/en"}
+func (h *HTTP) formPage(locale string) formPage {
+	p := formPage{base: base{Locale: locale, Other: "/en", TitleKey: "title"}, Kept: map[string]*Document{}}
 	if locale == "en" {
 		p.Other = "/"
+	}
+	if h.DisclosureFeeJPY > 0 {
+		p.FeeText = textf(locale, "fee_amount", formatYen(locale, int64(h.DisclosureFeeJPY)))
+	} else {
+		p.FeeText = text(locale, "fee")
 	}
 	for _, k := range kindOrder {
 		p.Kinds = append(p.Kinds, kindOption{Value: k, Label: text(locale, "kind."+k),
@@ -96,28 +136,19 @@ func (h *HTTP) page(locale string) formPage {
 
 func (h *HTTP) handleForm(locale string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := h.page(locale)
+		p := h.formPage(locale)
 		p.Form.Kind = r.URL.Query().Get("kind")
 		h.render(w, http.StatusOK, "form.html", p)
 	}
 }
 
-// handleFormSubmit is POST /requests from the HTML form. On invalid input the
-// form is shown again with every value the person typed and a message next
-// to each field.
-func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	locale := r.PostFormValue("locale")
-	if locale != "en" {
-		locale = "ja"
-	}
-	f := r.PostForm
+// submissionFrom builds a Submission from form fields: the same struct the
+// JSON API decodes, so both go through one validation and one Submit.
+func submissionFrom(fd formData, locale string) (Submission, bool) {
+	f := fd.Values
 	sub := Submission{
 		Kind: f.Get("kind"), Jurisdiction: f.Get("jurisdiction"), Locale: locale, Details: f.Get("details"),
+		Correction: f.Get("correction"), DisclosureMethod: f.Get("disclosure_method"),
 		Subject: SubjectInput{Name: f.Get("name"), NameKana: f.Get("name_kana"), Email: f.Get("email"),
 			Phone: f.Get("phone"), MemberID: f.Get("member_id")},
 	}
@@ -125,44 +156,176 @@ func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
 	if asAgent {
 		sub.Agent = &AgentInput{Name: f.Get("agent_name"), Email: f.Get("agent_email"),
 			Phone: f.Get("agent_phone"), Relationship: f.Get("agent_relationship")}
+		// Files chosen while "as agent" was unticked are ignored with it.
+		sub.Documents = fd.documents()
 	}
+	return sub, asAgent
+}
+
+// handleFormSubmit is POST /requests from the HTML form (multipart with
+// files, or urlencoded). On invalid input the form is shown again with every
+// value the person typed, valid files kept, and a message next to each field.
+func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
+	fd, err := parseForm(w, r)
+	locale := fd.Values.Get("locale")
+	if locale != "en" {
+		locale = "ja"
+	}
+	if err != nil {
+		h.renderMessage(w, http.StatusBadRequest, locale, "badform_title", "badform_text")
+		return
+	}
+	sub, asAgent := submissionFrom(fd, locale)
+	// Files kept from an earlier attempt: known ones carry their type and
+	// size for the page; unknown or expired ones are dropped (the required
+	// check then asks for the file again).
+	docs := sub.Documents[:0]
+	for _, d := range sub.Documents {
+		if d.Pending != "" {
+			kept, ok, err := h.Service.PendingDocument(r.Context(), d.Purpose, d.Pending)
+			if err != nil {
+				h.Log.Error().Err(err).Msg("kept upload lookup failed")
+			}
+			if !ok {
+				continue
+			}
+			d = kept
+		}
+		docs = append(docs, d)
+	}
+	sub.Documents = docs
+
 	// The form token makes a double click or a browser resubmit idempotent.
-	acc, err := h.Service.Submit(r.Context(), sub, formKey(f.Get("form_token")))
-	p := h.page(locale)
+	acc, err := h.Service.Submit(r.Context(), sub, formKey(fd.Values.Get("form_token")))
+	p := h.formPage(locale)
+	sub.Normalise() // what Submit saw: show the values as validated
 	p.Form, p.AsAgent = sub, asAgent
 	var verr *ValidationError
 	switch {
 	case errors.As(err, &verr):
 		p.Errors = verr.Fields.Localise(locale)
-		for _, f := range fieldOrder {
-			if _, ok := p.Errors[f]; ok {
-				p.Order = append(p.Order, f)
-			}
-		}
+		h.keepDocuments(r.Context(), &p, verr.Fields)
+		p.Order = errorOrder(p.Errors)
 		h.render(w, http.StatusUnprocessableEntity, "form.html", p)
+	case errors.Is(err, ErrIdempotencyConflict):
+		// The same page sent twice with different content: a new form token
+		// (the page is rendered again) makes the next send a new request.
+		p.Errors = map[string]string{"_": text(locale, "error.unavailable")}
+		p.Order = []string{"_"}
+		h.keepDocuments(r.Context(), &p, nil)
+		h.render(w, http.StatusConflict, "form.html", p)
 	case err != nil:
 		h.Log.Error().Err(err).Msg("form submission failed")
 		p.Errors = map[string]string{"_": text(locale, "error.unavailable")}
 		p.Order = []string{"_"}
+		h.keepDocuments(r.Context(), &p, nil)
 		h.render(w, http.StatusServiceUnavailable, "form.html", p)
 	default:
 		p.Accepted = &acc
+		p.Fee = feeKinds[sub.Kind]
+		p.Due = h.dueDate(r.Context(), acc.Receipt)
+		p.TitleKey = "receipt_title"
+		p.Other = ""
 		h.render(w, http.StatusOK, "receipt.html", p)
 	}
 }
 
+// keepDocuments stores the valid new files of a failed attempt so that the
+// page can carry their claims instead of asking for them again.
+func (h *HTTP) keepDocuments(ctx context.Context, p *formPage, errs FieldErrors) {
+	for _, d := range p.Form.Documents {
+		switch {
+		case d.Pending != "":
+			if _, bad := errs["documents."+d.Purpose]; !bad {
+				p.Kept[d.Purpose] = &d
+			}
+		case documentOK(errs, d):
+			kept, err := h.Service.KeepDocument(ctx, d)
+			if err != nil {
+				h.Log.Error().Err(err).Msg("keeping an upload failed")
+				continue
+			}
+			p.Kept[d.Purpose] = &kept
+		}
+	}
+}
+
+// dueDate asks the workflow for the due date, waiting briefly for it to
+// start; zero when it has not reported one in time.
+func (h *HTTP) dueDate(ctx context.Context, receipt string) time.Time {
+	wait := h.ReceiptWait
+	if wait == 0 {
+		wait = 3 * time.Second
+	}
+	if h.Requests == nil || wait < 0 {
+		return time.Time{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		st, err := h.Requests.Status(ctx, receipt)
+		if err == nil && st.GetDueAt() != nil {
+			return st.GetDueAt().AsTime()
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+func errorOrder(errs map[string]string) []string {
+	var order []string
+	seen := map[string]bool{}
+	for _, f := range fieldOrder {
+		if _, ok := errs[f]; ok {
+			order, seen[f] = append(order, f), true
+		}
+	}
+	for f := range errs {
+		if !seen[f] {
+			order = append(order, f)
+		}
+	}
+	return order
+}
+
+// formKey makes the idempotency key of a form page from its token; a
+// token the page cannot have carried (tampered with) gives no key.
 func formKey(token string) string {
 	token = strings.TrimSpace(token)
 	if token == "" || len(token) > 100 {
 		return ""
 	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return ""
+		}
+	}
 	return "form:" + token
 }
 
-func (h *HTTP) render(w http.ResponseWriter, status int, name string, p formPage) {
+func (h *HTTP) render(w http.ResponseWriter, status int, name string, p any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := pageTemplates.ExecuteTemplate(w, name, p); err != nil {
 		h.Log.Error().Err(err).Str("template", name).Msg("render failed")
 	}
+}
+
+// messagePage is a page with a title and one paragraph.
+type messagePage struct {
+	base
+	TextKey string
+	Back    string
+}
+
+func (h *HTTP) renderMessage(w http.ResponseWriter, status int, locale, titleKey, textKey string) {
+	back := "/"
+	if locale == "en" {
+		back = "/en"
+	}
+	h.render(w, status, "message.html", messagePage{base: base{Locale: locale, TitleKey: titleKey}, TextKey: textKey, Back: back})
 }

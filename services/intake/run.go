@@ -31,6 +31,15 @@ type Deps struct {
 	Log       zerolog.Logger
 	// Listener serves HTTP (the caller chooses the address).
 	Listener net.Listener
+	// Requests reaches the request workflows for the person's pages
+	// (TemporalRequests on a client with the payload codec).
+	Requests Requests
+	// Packages opens disclosure packages for the download page.
+	Packages Packages
+	// DisclosureFeeJPY is the fee the form announces for fee-bearing kinds.
+	DisclosureFeeJPY int
+	// Limits are the per-client rate limits (zero: defaults).
+	Limits Limits
 }
 
 // Run migrates the database, then serves HTTP and relays the outbox until ctx
@@ -40,9 +49,11 @@ func Run(ctx context.Context, d Deps) error {
 		return fmt.Errorf("intake: %w", err)
 	}
 	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log}
-	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log}
+	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log, Requests: d.Requests, Packages: d.Packages,
+		DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}
+	// ReadTimeout leaves time for two 5 MiB documents on a slow line.
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+		ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -58,5 +69,25 @@ func Run(ctx context.Context, d Deps) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { svc.purgeKeptUploads(gctx); return nil })
 	return g.Wait()
+}
+
+// purgeKeptUploads deletes, every hour, files kept from failed form
+// attempts that no request claimed.
+func (s *Service) purgeKeptUploads(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.PurgeStaleUploads(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn().Err(err).Msg("purging kept uploads failed")
+		} else if n > 0 {
+			s.Log.Info().Int64("purged", n).Msg("unclaimed uploads purged")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

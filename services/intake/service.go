@@ -1,6 +1,25 @@
 // Package intake accepts privacy requests from the web form and the JSON
 // API, validates them, stores them durably with their personal data sealed,
 // and announces each one exactly once through the transactional outbox.
+//
+// It also serves the person's pages, server-rendered (html/template) and
+// working without JavaScript (static/app.js only improves them):
+//
+//	GET  /, /en                 the form (multipart: an agent's documents)
+//	POST /requests              one validation and one Submit with the API
+//	POST /api/v1/requests       JSON, or multipart with a "request" part
+//	GET  /status/{token}        the secret status link: stage, due date, what to do
+//	POST /status/{token}/verify the e-mailed code (Temporal update VerifyIdentity)
+//	POST /status/{token}/resend a new code (ResendCode)
+//	GET|POST /status/{token}/withdraw   confirm, then Withdraw
+//	GET  /status/{token}/fee    amount and payment instructions
+//	GET  /download/{token}[/package.json]  the disclosure package, until it expires
+//
+// The running request is reached only through proto/contract names (status
+// query and updates), never by importing the workflow. State-changing
+// requests pass the standard library's cross-origin protection and a
+// per-client rate limit; logs carry receipts and outcomes, never personal
+// data or link tokens.
 package intake
 
 import (
@@ -76,6 +95,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if len(idempotencyKey) > 200 {
 		return Accepted{}, &ValidationError{Fields: FieldErrors{"Idempotency-Key": "too_long"}}
 	}
+	if !validKey(idempotencyKey) {
+		return Accepted{}, &ValidationError{Fields: FieldErrors{"Idempotency-Key": "invalid_key"}}
+	}
 	kind, _ := contract.ParseKind(sub.Kind)
 	// PostgreSQL keeps microseconds: the first answer and an idempotent
 	// replay must say the same time.
@@ -103,19 +125,38 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		Jurisdiction: sub.Jurisdiction, Locale: sub.Locale,
 		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: sealed,
 	}
+	var uploads []sealedUpload
+	for _, d := range sub.Documents {
+		if d.Pending == "" {
+			u, err := s.sealUpload(d)
+			if err != nil {
+				return Accepted{}, err
+			}
+			uploads = append(uploads, u)
+		}
+	}
+	hash := submissionHash(&sub)
+	if len(sub.Documents) > 0 {
+		hash = append(hash, documentsHash(sub.Documents)...)
+	}
 	r := stored{id: id.String(), receipt: receipt, kind: kind, sub: &sub, sealed: sealed,
-		idempotencyKey: idempotencyKey, hash: submissionHash(&sub), createdAt: now, statusTokenHash: tokenHash}
+		idempotencyKey: idempotencyKey, hash: hash, createdAt: now, statusTokenHash: tokenHash}
 	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, func(tx pgx.Tx) error {
+		if err := s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now); err != nil {
+			return err
+		}
 		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
 		return outbox.Enqueue(ctx, tx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
 	})
+	var verr *ValidationError
 	if err != nil {
-		if errors.Is(err, ErrIdempotencyConflict) {
+		if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {
 			return Accepted{}, err
 		}
 		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
 	}
-	log := s.Log.Info().Str("request_id", gotID).Str("receipt", gotReceipt).Str("kind", sub.Kind)
+	log := s.Log.Info().Str("request_id", gotID).Str("receipt", gotReceipt).Str("kind", sub.Kind).
+		Bool("agent", sub.Agent != nil).Int("documents", len(sub.Documents))
 	if existing {
 		log.Msg("idempotent retry answered with the stored request")
 	} else {

@@ -79,3 +79,49 @@ func insert(ctx context.Context, pool *pgxpool.Pool, r stored, enqueue func(pgx.
 	})
 	return id, receipt, createdAt, existing, err
 }
+
+const qRequestByStatusToken = `-- name: RequestByStatusToken
+SELECT id::text, receipt, kind, locale, filed_by_agent, created_at FROM requests WHERE status_token_hash = $1`
+
+// RequestRef is what the status pages know of a request without Temporal:
+// no personal data.
+type RequestRef struct {
+	ID, Receipt, Kind, Locale string
+	FiledByAgent              bool
+	CreatedAt                 time.Time
+}
+
+// ErrUnknownToken: no request has this status token.
+var ErrUnknownToken = errors.New("unknown status link")
+
+// ByStatusToken finds the request a status link belongs to.
+func (s *Service) ByStatusToken(ctx context.Context, token string) (RequestRef, error) {
+	if !validToken(token) {
+		return RequestRef{}, ErrUnknownToken
+	}
+	var r RequestRef
+	err := s.Pool.QueryRow(ctx, qRequestByStatusToken, HashStatusToken(token)).
+		Scan(&r.ID, &r.Receipt, &r.Kind, &r.Locale, &r.FiledByAgent, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RequestRef{}, ErrUnknownToken
+	}
+	if err != nil {
+		return RequestRef{}, fmt.Errorf("intake: look up status link: %w", err)
+	}
+	return r, nil
+}
+
+// validToken: 64 lower-case hex characters, as NewStatusToken and the
+// disclosure store make them.
+func validToken(t string) bool {
+	if len(t) != 64 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -20,7 +21,15 @@ type Submission struct {
 	Locale       string       `json:"locale"`
 	Subject      SubjectInput `json:"subject"`
 	Details      string       `json:"details"`
-	Agent        *AgentInput  `json:"agent,omitempty"`
+	// Correction says what to correct or add (correction / addition kinds);
+	// Details then says which data.
+	Correction string `json:"correction,omitempty"`
+	// DisclosureMethod is "electronic" (the default) or "written".
+	DisclosureMethod string      `json:"disclosure_method,omitempty"`
+	Agent            *AgentInput `json:"agent,omitempty"`
+	// Documents support an agent's filing (委任状, ID). They come from the
+	// form or a multipart API call, never from JSON.
+	Documents []Document `json:"-"`
 }
 
 // SubjectInput identifies the person the request is about.
@@ -46,11 +55,30 @@ type FieldErrors map[string]string
 var (
 	phoneRE  = regexp.MustCompile(`^\+?[0-9(][0-9\-() ]{5,19}$`)
 	memberRE = regexp.MustCompile(`^[A-Za-z0-9\-]{1,32}$`)
+	// kanaRE: hiragana, katakana (with ー and ・) and spaces, after NFKC.
+	kanaRE = regexp.MustCompile(`^[\p{Hiragana}\p{Katakana}ー・ 　]+$`)
+)
+
+// Disclosure methods (PersonalData.disclosure_method).
+const (
+	MethodElectronic = "electronic"
+	MethodWritten    = "written"
 )
 
 // Normalise trims spaces and folds full-width ASCII (common in Japanese
 // input: ｈａｎａｋｏ＠…, ０９０…) so that validation and matching see one form.
 func (s *Submission) Normalise() {
+	// Bytes that are not UTF-8 (a form sent in Shift_JIS, say) become U+FFFD,
+	// as encoding/json does for the API; Validate then refuses the field.
+	for _, f := range []*string{&s.Kind, &s.Jurisdiction, &s.Locale, &s.Subject.Name, &s.Subject.NameKana, &s.Subject.Email,
+		&s.Subject.Phone, &s.Subject.MemberID, &s.Details, &s.Correction, &s.DisclosureMethod} {
+		*f = strings.ToValidUTF8(*f, "\uFFFD")
+	}
+	if a := s.Agent; a != nil {
+		for _, f := range []*string{&a.Name, &a.Email, &a.Phone, &a.Relationship} {
+			*f = strings.ToValidUTF8(*f, "\uFFFD")
+		}
+	}
 	nfkc := func(v string) string { return strings.TrimSpace(norm.NFKC.String(v)) }
 	s.Kind = strings.ToLower(nfkc(s.Kind))
 	s.Jurisdiction = strings.ToUpper(nfkc(s.Jurisdiction))
@@ -69,6 +97,8 @@ func (s *Submission) Normalise() {
 	s.Subject.Phone = nfkc(s.Subject.Phone)
 	s.Subject.MemberID = strings.ToUpper(nfkc(s.Subject.MemberID))
 	s.Details = strings.TrimSpace(norm.NFC.String(s.Details))
+	s.Correction = strings.TrimSpace(norm.NFC.String(s.Correction))
+	s.DisclosureMethod = strings.ToLower(nfkc(s.DisclosureMethod))
 	if s.Agent != nil {
 		s.Agent.Name = strings.TrimSpace(norm.NFC.String(s.Agent.Name))
 		s.Agent.Email = nfkc(s.Agent.Email)
@@ -76,6 +106,13 @@ func (s *Submission) Normalise() {
 		s.Agent.Relationship = strings.ToLower(nfkc(s.Agent.Relationship))
 		if *s.Agent == (AgentInput{}) {
 			s.Agent = nil
+		}
+	}
+	for i := range s.Documents {
+		d := &s.Documents[i]
+		d.Purpose = strings.ToLower(strings.TrimSpace(d.Purpose))
+		if d.Pending == "" {
+			d.ContentType, d.Size = sniff(d.Content), len(d.Content)
 		}
 	}
 }
@@ -98,8 +135,10 @@ func (s *Submission) Validate() FieldErrors {
 		errs["locale"] = "unknown_locale"
 	}
 	checkName(errs, "subject.name", s.Subject.Name, true)
-	if utf8.RuneCountInString(s.Subject.NameKana) > 100 {
+	if n := utf8.RuneCountInString(s.Subject.NameKana); n > 100 {
 		errs["subject.name_kana"] = "too_long"
+	} else if n > 0 && !kanaRE.MatchString(s.Subject.NameKana) {
+		errs["subject.name_kana"] = "invalid_kana"
 	}
 	checkEmail(errs, "subject.email", s.Subject.Email)
 	if s.Subject.Phone != "" && !phoneRE.MatchString(s.Subject.Phone) {
@@ -111,8 +150,19 @@ func (s *Submission) Validate() FieldErrors {
 	if utf8.RuneCountInString(s.Details) > 4000 {
 		errs["details"] = "too_long"
 	}
-	if k, _ := contract.ParseKind(s.Kind); (k == dsrv1.RequestKind_REQUEST_KIND_CORRECTION || k == dsrv1.RequestKind_REQUEST_KIND_ADDITION) && s.Details == "" {
-		errs["details"] = "details_required_for_correction"
+	if utf8.RuneCountInString(s.Correction) > 4000 {
+		errs["correction"] = "too_long"
+	}
+	// A correction or addition must say what to change; older API clients
+	// put it in details, the form has its own field.
+	if k, _ := contract.ParseKind(s.Kind); (k == dsrv1.RequestKind_REQUEST_KIND_CORRECTION || k == dsrv1.RequestKind_REQUEST_KIND_ADDITION) &&
+		s.Details == "" && s.Correction == "" {
+		errs["correction"] = "details_required_for_correction"
+	}
+	switch s.DisclosureMethod {
+	case "", MethodElectronic, MethodWritten:
+	default:
+		errs["disclosure_method"] = "invalid_disclosure_method"
 	}
 	if a := s.Agent; a != nil {
 		checkName(errs, "agent.name", a.Name, true)
@@ -124,7 +174,50 @@ func (s *Submission) Validate() FieldErrors {
 			errs["agent.relationship"] = "invalid_relationship"
 		}
 	}
+	validateDocuments(errs, s.Agent != nil, s.Documents)
+	// Text that cannot be what the person meant: control characters (a
+	// line break only in the free-text fields) or bytes that were not UTF-8.
+	for field, v := range map[string]string{"subject.name": s.Subject.Name, "subject.name_kana": s.Subject.NameKana,
+		"subject.email": s.Subject.Email, "subject.phone": s.Subject.Phone, "subject.member_id": s.Subject.MemberID} {
+		checkText(errs, field, v, false)
+	}
+	checkText(errs, "details", s.Details, true)
+	checkText(errs, "correction", s.Correction, true)
+	if a := s.Agent; a != nil {
+		for field, v := range map[string]string{"agent.name": a.Name, "agent.email": a.Email, "agent.phone": a.Phone} {
+			checkText(errs, field, v, false)
+		}
+	}
 	return errs
+}
+
+func checkText(errs FieldErrors, field, v string, multiline bool) {
+	for _, r := range v {
+		switch {
+		case r == utf8.RuneError, r == '\uFFFE', r == '\uFFFF':
+		case multiline && (r == '\n' || r == '\r' || r == '\t'):
+			continue
+		case unicode.IsControl(r):
+		default:
+			continue
+		}
+		errs[field] = "invalid_characters"
+		return
+	}
+}
+
+// validKey: an idempotency key the database can keep (UTF-8, no control
+// characters).
+func validKey(k string) bool {
+	if !utf8.ValidString(k) {
+		return false
+	}
+	for _, r := range k {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func checkName(errs FieldErrors, field, v string, required bool) {
@@ -155,7 +248,14 @@ func (s *Submission) Personal() *dsrv1.PersonalData {
 			Name: s.Subject.Name, NameKana: s.Subject.NameKana, Email: s.Subject.Email,
 			Phone: s.Subject.Phone, MemberId: s.Subject.MemberID,
 		},
-		Details: s.Details,
+		Details: s.Details, DisclosureMethod: s.DisclosureMethod,
+	}
+	if s.Correction != "" {
+		// The sealed record has one free-text field: keep both parts, labelled.
+		p.Details = strings.TrimSpace(s.Details + "\n\n【訂正・追加の内容 / Correction】\n" + s.Correction)
+	}
+	if p.DisclosureMethod == "" {
+		p.DisclosureMethod = MethodElectronic
 	}
 	if a := s.Agent; a != nil {
 		p.Agent = &dsrv1.Agent{Name: a.Name, Email: a.Email, Phone: a.Phone, Relationship: a.Relationship}

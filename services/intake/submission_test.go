@@ -21,6 +21,17 @@ func example(t *testing.T) intake.Submission {
 	return s
 }
 
+// Smallest files of each accepted type, as http.DetectContentType sees them.
+var (
+	pdfBytes  = []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+	jpegBytes = append([]byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, make([]byte, 32)...)
+	pngBytes  = append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 32)...)
+)
+
+func pdfDoc(purpose string) intake.Document {
+	return intake.Document{Purpose: purpose, Content: pdfBytes}
+}
+
 func TestTheDocumentedExampleIsValid(t *testing.T) {
 	s := example(t)
 	s.Normalise()
@@ -57,18 +68,54 @@ func TestValidationNamesEachInvalidField(t *testing.T) {
 		{"unknown locale", func(s *intake.Submission) { s.Locale = "fr" }, intake.FieldErrors{"locale": "unknown_locale"}},
 		{"too long details", func(s *intake.Submission) { s.Details = strings.Repeat("あ", 4001) }, intake.FieldErrors{"details": "too_long"}},
 		{"correction without details", func(s *intake.Submission) { s.Kind, s.Details = "correction", "" },
-			intake.FieldErrors{"details": "details_required_for_correction"}},
-		{"addition without details", func(s *intake.Submission) { s.Kind, s.Details = "addition", "  " },
-			intake.FieldErrors{"details": "details_required_for_correction"}},
+			intake.FieldErrors{"correction": "details_required_for_correction"}},
+		{"addition without details", func(s *intake.Submission) { s.Kind, s.Details, s.Correction = "addition", "  ", " \n" },
+			intake.FieldErrors{"correction": "details_required_for_correction"}},
+		{"too long correction", func(s *intake.Submission) { s.Correction = strings.Repeat("あ", 4001) }, intake.FieldErrors{"correction": "too_long"}},
+		{"kana with kanji", func(s *intake.Submission) { s.Subject.NameKana = "山田 はなこ" }, intake.FieldErrors{"subject.name_kana": "invalid_kana"}},
+		{"kana in latin letters", func(s *intake.Submission) { s.Subject.NameKana = "hanako" }, intake.FieldErrors{"subject.name_kana": "invalid_kana"}},
+		{"unknown disclosure method", func(s *intake.Submission) { s.DisclosureMethod = "fax" },
+			intake.FieldErrors{"disclosure_method": "invalid_disclosure_method"}},
 		{"agent without relationship", func(s *intake.Submission) {
 			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAuthority)}
 		}, intake.FieldErrors{"agent.relationship": "invalid_relationship"}},
 		{"agent with unknown relationship", func(s *intake.Submission) {
 			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "friend"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAuthority)}
 		}, intake.FieldErrors{"agent.relationship": "invalid_relationship"}},
 		{"agent without name and email", func(s *intake.Submission) {
 			s.Agent = &intake.AgentInput{Relationship: "appointed_proxy", Phone: "090-0000-0000x"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAuthority)}
 		}, intake.FieldErrors{"agent.name": "required", "agent.email": "required", "agent.phone": "invalid_phone"}},
+		{"agent without the document of authority", func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "appointed_proxy"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAgentID)}
+		}, intake.FieldErrors{"documents.authority": "document_required"}},
+		{"document that is not PDF, JPEG or PNG", func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "appointed_proxy"}
+			// A PDF name and a script inside: the content decides.
+			s.Documents = []intake.Document{{Purpose: intake.DocAuthority, Content: []byte("<html><script>alert(1)</script>")}}
+		}, intake.FieldErrors{"documents.authority": "document_type"}},
+		{"empty document", func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "appointed_proxy"}
+			s.Documents = []intake.Document{{Purpose: intake.DocAuthority}}
+		}, intake.FieldErrors{"documents.authority": "document_empty"}},
+		{"document over 5 MiB", func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "legal_representative"}
+			big := append([]byte("%PDF-1.4\n"), make([]byte, intake.MaxDocumentSize)...)
+			s.Documents = []intake.Document{{Purpose: intake.DocAuthority, Content: big}}
+		}, intake.FieldErrors{"documents.authority": "document_too_large"}},
+		{"two documents of one kind", func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "legal_representative"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAuthority), pdfDoc(intake.DocAuthority)}
+		}, intake.FieldErrors{"documents.authority": "duplicate_document"}},
+		{"name sent in Shift_JIS", func(s *intake.Submission) { s.Subject.Name = "\x8eR\x93c" },
+			intake.FieldErrors{"subject.name": "invalid_characters"}},
+		{"NUL in the details", func(s *intake.Submission) { s.Details = "a\x00b" }, intake.FieldErrors{"details": "invalid_characters"}},
+		{"line break in a name", func(s *intake.Submission) { s.Subject.Name = "山田\n花子" }, intake.FieldErrors{"subject.name": "invalid_characters"}},
+		{"document without agent", func(s *intake.Submission) { s.Documents = []intake.Document{pdfDoc(intake.DocAgentID)} },
+			intake.FieldErrors{"documents.agent_id": "document_without_agent"}},
 		{"several at once", func(s *intake.Submission) { s.Kind, s.Subject.Email, s.Subject.Phone = "", "", "abc" },
 			intake.FieldErrors{"kind": "required", "subject.email": "required", "subject.phone": "invalid_phone"}},
 	}
@@ -87,9 +134,22 @@ func TestValidationNamesEachInvalidField(t *testing.T) {
 func TestValidSubmissionsWithOptionalParts(t *testing.T) {
 	cases := map[string]func(s *intake.Submission){
 		"correction with details": func(s *intake.Submission) { s.Kind = "correction" },
+		"correction in its own field": func(s *intake.Submission) {
+			s.Kind, s.Details, s.Correction = "correction", "", "住所を下関市に訂正"
+		},
 		"agent, legal representative": func(s *intake.Submission) {
 			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "legal_representative"}
+			s.Documents = []intake.Document{pdfDoc(intake.DocAuthority)}
 		},
+		"agent, proxy with a JPEG and a PNG": func(s *intake.Submission) {
+			s.Agent = &intake.AgentInput{Name: "山田 一郎", Email: "ichiro@example.jp", Relationship: "appointed_proxy"}
+			s.Documents = []intake.Document{{Purpose: intake.DocAuthority, Content: jpegBytes},
+				{Purpose: intake.DocAgentID, Content: pngBytes}}
+		},
+		"kana, katakana with long vowel and full-width space": func(s *intake.Submission) { s.Subject.NameKana = "ヤマダ　ハナコー" },
+		"half-width katakana":            func(s *intake.Submission) { s.Subject.NameKana = "ﾔﾏﾀﾞ ﾊﾅｺ" },
+		"details over several lines":     func(s *intake.Submission) { s.Details = "1. 住所\r\n2. 電話番号\t(携帯)" },
+		"written disclosure":             func(s *intake.Submission) { s.Kind, s.DisclosureMethod = "disclosure", "written" },
 		"international phone":            func(s *intake.Submission) { s.Subject.Phone = "+44 20 7946 0000" },
 		"full-width phone with brackets": func(s *intake.Submission) { s.Subject.Phone = "０９０（１２３４）５６７８" },
 		"GDPR, English":                  func(s *intake.Submission) { s.Jurisdiction, s.Locale = "EU", "en" },
@@ -148,5 +208,23 @@ func TestFieldErrorsAreLocalised(t *testing.T) {
 				t.Errorf("code %q has no message", msg)
 			}
 		}
+	}
+}
+
+func TestPersonalDataCarriesTheCorrectionAndTheDisclosureMethod(t *testing.T) {
+	s := example(t)
+	s.Kind, s.Details, s.Correction = "correction", "会員登録の住所", "下関市豊北町神田3489-2 に訂正"
+	s.Normalise()
+	p := s.Personal()
+	if !strings.Contains(p.GetDetails(), "会員登録の住所") || !strings.Contains(p.GetDetails(), "下関市豊北町神田3489-2 に訂正") {
+		t.Errorf("details = %q, want both the data and the correction", p.GetDetails())
+	}
+	if p.GetDisclosureMethod() != intake.MethodElectronic {
+		t.Errorf("default disclosure method = %q, want electronic", p.GetDisclosureMethod())
+	}
+	s.DisclosureMethod = "ＷＲＩＴＴＥＮ"
+	s.Normalise()
+	if got := s.Personal().GetDisclosureMethod(); got != intake.MethodWritten {
+		t.Errorf("disclosure method = %q, want written", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/codec"
+	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/logging"
 	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/pgdb"
@@ -208,8 +209,18 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 			return fmt.Errorf("intake: listen: %w", err)
 		}
 	}
+	// The person's pages query and update the request workflows (status,
+	// code, withdrawal) through a client with the payload codec.
+	tc, err := rt.DialTemporal(ctx)
+	if err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	defer tc.Close()
 	log.Info().Str("addr", ln.Addr().String()).Msg("intake serving")
-	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln})
+	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
+		Requests:         intake.TemporalRequests{Client: tc},
+		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
+		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY})
 }
 
 // RunBridge dispatches requests to Temporal and results to workflows.

@@ -16,10 +16,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"madoguchi.dev/cmd/internal/component"
 	"madoguchi.dev/platform/devinfra"
@@ -53,6 +53,10 @@ type Options struct {
 	// Registry overrides holders.yaml (tests shorten SLAs).
 	RegistryFile string
 	Log          zerolog.Logger
+
+	// CodecAddr is where the codec server listens (127.0.0.1:8089 in dev);
+	// "" picks a free port.
+	CodecAddr string
 }
 
 // Stack is a running Madoguchi.
@@ -63,6 +67,12 @@ type Stack struct {
 	Mail      *devinfra.Mailpit
 	Runtime   *component.Runtime
 	IntakeURL string
+	// CodecURL is the codec server the Temporal UI decrypts payloads with;
+	// StaffToken is the dev staff account's token (also in Dir/staff.env
+	// with PersistKeys).
+	CodecURL, StaffToken string
+	codecLn              net.Listener
+	codecCfg             component.CodecConfig
 	// Databases maps a component to its DSN.
 	Databases map[string]string
 	cancel    context.CancelFunc
@@ -70,6 +80,10 @@ type Stack struct {
 	done   chan struct{}
 	runErr error
 	opts   Options
+
+	runCtx     context.Context
+	mu         sync.Mutex
+	components map[string]*componentRun
 }
 
 // Start brings everything up and returns once the intake answers /readyz.
@@ -93,8 +107,18 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	if o.Dir != "" {
 		tlog = filepath.Join(o.Dir, "temporal.log")
 	}
+	// The codec server's address must be known before the UI starts.
+	codecAddr := o.CodecAddr
+	if codecAddr == "" {
+		codecAddr = "127.0.0.1:0"
+	}
+	if s.codecLn, err = net.Listen("tcp", codecAddr); err != nil {
+		return fmt.Errorf("codec server listen %s: %w", codecAddr, err)
+	}
+	s.CodecURL = "http://" + s.codecLn.Addr().String()
 	if s.Temporal, err = devinfra.StartTemporal(ctx, devinfra.TemporalOptions{
 		Binary: o.TemporalBinary, Port: o.TemporalPort, UIPort: o.TemporalUIPort, DBFile: o.TemporalDBFile, LogFile: tlog,
+		ExtraArgs: []string{"--ui-codec-endpoint", s.CodecURL},
 	}); err != nil {
 		return err
 	}
@@ -121,6 +145,9 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	cfg.IntakeDatabaseURL = s.Databases["intake"]
+	if err := s.prepareStaff(ctx, o); err != nil {
+		return err
+	}
 	for name := range component.Holders {
 		dsn, err := pgdb.EnsureDatabase(ctx, s.Postgres.AdminURL, o.DatabasePrefix+"_"+name)
 		if err != nil {
@@ -146,15 +173,26 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.done = cancel, make(chan struct{})
-	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return s.Runtime.RunIntake(gctx) })
-	g.Go(func() error { return s.Runtime.RunBridge(gctx) })
-	g.Go(func() error { return s.Runtime.RunWorker(gctx) })
-	for _, name := range s.HolderNames() {
-		g.Go(func() error { return s.Runtime.RunHolder(gctx, name) })
+	s.runCtx, s.cancel, s.done = runCtx, cancel, make(chan struct{})
+	s.components = map[string]*componentRun{}
+	for _, name := range s.ComponentNames() {
+		if err := s.StartComponent(name); err != nil {
+			return err
+		}
 	}
-	go func() { s.runErr = g.Wait(); close(s.done) }()
+	go func() {
+		<-runCtx.Done()
+		s.mu.Lock()
+		runs := make([]*componentRun, 0, len(s.components))
+		for _, r := range s.components {
+			runs = append(runs, r)
+		}
+		s.mu.Unlock()
+		for _, r := range runs {
+			<-r.done
+		}
+		close(s.done)
+	}()
 
 	if err := s.waitReady(ctx); err != nil {
 		s.cancel()
@@ -174,11 +212,113 @@ func (s *Stack) HolderNames() []string {
 	return names
 }
 
+// componentRun is one component running in this process.
+type componentRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// ComponentNames lists what the stack runs: intake, bridge, worker and
+// holder:<name> for each holder.
+func (s *Stack) ComponentNames() []string {
+	names := []string{"intake", "bridge", "worker", "codec-server"}
+	for _, h := range s.HolderNames() {
+		names = append(names, "holder:"+h)
+	}
+	return names
+}
+
+func (s *Stack) runner(name string) (func(context.Context) error, error) {
+	switch {
+	case name == "intake":
+		return s.Runtime.RunIntake, nil
+	case name == "bridge":
+		return s.Runtime.RunBridge, nil
+	case name == "worker":
+		return s.Runtime.RunWorker, nil
+	case name == "codec-server":
+		return s.runCodecServer, nil
+	case strings.HasPrefix(name, "holder:"):
+		h := strings.TrimPrefix(name, "holder:")
+		return func(ctx context.Context) error { return s.Runtime.RunHolder(ctx, h) }, nil
+	}
+	return nil, fmt.Errorf("stack: no component %q", name)
+}
+
+// StartComponent (re)starts one component, e.g. after StopComponent in a
+// fault-injection test. An unexpected failure of a component stops the stack.
+func (s *Stack) StartComponent(name string) error {
+	run, err := s.runner(name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.components[name]; ok {
+		select {
+		case <-r.done:
+		default:
+			return fmt.Errorf("stack: %s is already running", name)
+		}
+	}
+	if name == "intake" && s.Runtime.IntakeListener == nil {
+		// A restarted intake listens on the same address again.
+		ln, err := net.Listen("tcp", strings.TrimPrefix(s.IntakeURL, "http://"))
+		if err != nil {
+			return fmt.Errorf("stack: intake listen: %w", err)
+		}
+		s.Runtime.IntakeListener = ln
+	}
+	ctx, cancel := context.WithCancel(s.runCtx)
+	r := &componentRun{cancel: cancel, done: make(chan struct{})}
+	s.components[name] = r
+	go func() {
+		defer close(r.done)
+		err := run(ctx)
+		if name == "intake" {
+			s.mu.Lock()
+			s.Runtime.IntakeListener = nil
+			s.mu.Unlock()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.mu.Lock()
+			if s.runErr == nil {
+				s.runErr = fmt.Errorf("%s: %w", name, err)
+			}
+			s.mu.Unlock()
+			s.cancel()
+		}
+	}()
+	return nil
+}
+
+// StopComponent stops one component and waits for it, like a crash of its
+// process would (work in flight is abandoned at its next cancellation point).
+func (s *Stack) StopComponent(name string) error {
+	s.mu.Lock()
+	r, ok := s.components[name]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("stack: no component %q", name)
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("stack: %s did not stop within 30s", name)
+	}
+}
+
 // Done is closed when a component has failed (or all have stopped); Err says why.
 func (s *Stack) Done() <-chan struct{} { return s.done }
 
 // Err is the first component error, after Done is closed.
-func (s *Stack) Err() error { return s.runErr }
+func (s *Stack) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runErr
+}
 
 // Stop ends the components (letting work in flight finish), then the servers
 // this stack started.
@@ -188,7 +328,7 @@ func (s *Stack) Stop() error {
 		s.cancel()
 		select {
 		case <-s.done:
-			err = s.runErr
+			err = s.Err()
 		case <-time.After(30 * time.Second):
 			err = errors.New("components did not stop within 30s")
 		}
@@ -197,7 +337,57 @@ func (s *Stack) Stop() error {
 	return err
 }
 
+// prepareStaff creates and migrates the staff database, ensures the dev
+// staff account, and configures the codec server for this stack's UI.
+func (s *Stack) prepareStaff(ctx context.Context, o Options) error {
+	cc, err := component.LoadCodecConfig()
+	if err != nil {
+		return err
+	}
+	if s.Databases["staff"], err = pgdb.EnsureDatabase(ctx, s.Postgres.AdminURL, o.DatabasePrefix+"_staff"); err != nil {
+		return err
+	}
+	if err := component.PrepareStaffDatabase(ctx, s.Databases["staff"]); err != nil {
+		return err
+	}
+	file := ""
+	if o.PersistKeys {
+		file = filepath.Join(o.Dir, "staff.env")
+	}
+	if s.StaffToken, err = component.EnsureDevStaff(ctx, s.Databases["staff"], s.CodecURL, file); err != nil {
+		return err
+	}
+	cc.StaffDatabaseURL = s.Databases["staff"]
+	if ui := s.Temporal.UIURL; ui != "" {
+		cc.UIURL = ui
+		cc.UIOrigins = []string{ui, strings.Replace(ui, "127.0.0.1", "localhost", 1)}
+	}
+	s.codecCfg = cc
+	return nil
+}
+
+// runCodecServer serves on the listener bound before Temporal started (its
+// URL is the UI's codec endpoint), or on the same address after a restart.
+func (s *Stack) runCodecServer(ctx context.Context) error {
+	s.mu.Lock()
+	ln := s.codecLn
+	s.codecLn = nil
+	s.mu.Unlock()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", strings.TrimPrefix(s.CodecURL, "http://")); err != nil {
+			return fmt.Errorf("stack: codec server listen: %w", err)
+		}
+	}
+	cc := s.codecCfg
+	cc.Listener = ln
+	return s.Runtime.RunCodecServer(ctx, cc)
+}
+
 func (s *Stack) stopInfra() {
+	if s.codecLn != nil {
+		_ = s.codecLn.Close()
+	}
 	if s.Mail != nil {
 		s.Mail.Stop()
 	}
@@ -220,7 +410,7 @@ func (s *Stack) waitReady(ctx context.Context) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
-			return fmt.Errorf("a component stopped during start-up: %w", s.runErr)
+			return fmt.Errorf("a component stopped during start-up: %w", s.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

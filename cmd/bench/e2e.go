@@ -1,0 +1,484 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"madoguchi.dev/platform/devinfra"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/request"
+)
+
+// E2EResult is phase 2.
+type E2EResult struct {
+	N         int     `json:"n"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Seconds   float64 `json:"seconds"`
+	PerSec    float64 `json:"completions_per_sec"`
+	// Latency is submit → workflow completed, per request.
+	Latency Dist `json:"latency"`
+	// Steps: submit → code mail read, verified → staff_review, decided → completed.
+	CodeWait   Dist `json:"code_wait"`
+	ToReview   Dist `json:"verified_to_staff_review"`
+	ToComplete Dist `json:"decided_to_completed"`
+	// History of one completed request.
+	Activities   int            `json:"activities_per_request"`
+	HistoryLen   int            `json:"history_events_per_request"`
+	EventsByType map[string]int `json:"history_events_by_type"`
+	Entrusted    int            `json:"entrusted_instructions"`
+	// UpdateRetries counts updates refused (not yet at the stage) and sent again.
+	UpdateRetries int        `json:"update_retries"`
+	Bare          BareResult `json:"bare_baseline"`
+	Ratio         float64    `json:"ratio"`
+	Errors        []string   `json:"errors,omitempty"`
+}
+
+// BareResult: N bare workflows, each running Activities trivial activities
+// one after another (as the request workflow runs its own), on the same
+// Temporal dev server, worker process and SDK.
+type BareResult struct {
+	N          int     `json:"n"`
+	Activities int     `json:"activities_per_workflow"`
+	Completed  int     `json:"completed"`
+	Seconds    float64 `json:"seconds"`
+	PerSec     float64 `json:"completions_per_sec"`
+	Latency    Dist    `json:"latency"`
+}
+
+func (b *bench) e2ePhase(ctx context.Context, res *Results) error {
+	n := b.cfg.E2EN
+	r := &E2EResult{N: n}
+	res.E2E = r
+	pctx, cancel := context.WithTimeout(ctx, b.cfg.E2ETimeout)
+	defer cancel()
+
+	mb := newMailbox(b.stk.Mail)
+	go mb.run(pctx)
+
+	var total, codeWait, toReview, toComplete latencies
+	var mu sync.Mutex
+	var first string
+	var wg sync.WaitGroup
+	start := time.Now()
+	var last time.Time
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &driver{b: b, mb: mb, i: i}
+			err := d.drive(pctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				r.Failed++
+				if len(r.Errors) < 10 {
+					r.Errors = append(r.Errors, err.Error())
+				}
+				return
+			}
+			r.Completed++
+			r.Entrusted += d.entrusted
+			r.UpdateRetries += d.retries
+			if d.done.After(last) {
+				last = d.done
+			}
+			if first == "" {
+				first = d.workflowID
+			}
+			total.add(d.done.Sub(d.submitted))
+			codeWait.add(d.codeAt.Sub(d.submitted))
+			toReview.add(d.reviewAt.Sub(d.verifiedAt))
+			toComplete.add(d.done.Sub(d.decidedAt))
+		}()
+	}
+	wg.Wait()
+	el := last.Sub(start)
+	r.Seconds, r.PerSec = round1(el.Seconds()), round2(rate(r.Completed, el))
+	r.Latency, r.CodeWait = distOf(total.snapshot()), distOf(codeWait.snapshot())
+	r.ToReview, r.ToComplete = distOf(toReview.snapshot()), distOf(toComplete.snapshot())
+	logf("e2e: %d/%d completed in %.1fs = %.2f/s (p50 %.0f ms, p99 %.0f ms; %d failed)",
+		r.Completed, n, r.Seconds, r.PerSec, r.Latency.P50ms, r.Latency.P99ms, r.Failed)
+	if r.Completed == 0 {
+		return fmt.Errorf("no request completed: %v", r.Errors)
+	}
+
+	// Count the activities of one real request from its history.
+	var err error
+	if r.Activities, r.HistoryLen, r.EventsByType, err = b.historyShape(ctx, first); err != nil {
+		return fmt.Errorf("history of %s: %w", first, err)
+	}
+	logf("one request: %d history events, %d activities", r.HistoryLen, r.Activities)
+
+	bctx, bcancel := context.WithTimeout(ctx, b.cfg.E2ETimeout)
+	defer bcancel()
+	if r.Bare, err = b.bareBaseline(bctx, n, r.Activities); err != nil {
+		return fmt.Errorf("bare baseline: %w", err)
+	}
+	logf("bare: %d workflows × %d activities in %.1fs = %.2f/s", r.Bare.Completed, r.Bare.Activities, r.Bare.Seconds, r.Bare.PerSec)
+	if r.Bare.PerSec > 0 {
+		r.Ratio = r.PerSec / r.Bare.PerSec
+	}
+	if r.Failed > 0 {
+		return fmt.Errorf("%d of %d requests did not complete: %s", r.Failed, n, strings.Join(r.Errors, "; "))
+	}
+	return nil
+}
+
+// driver plays the person and the staff for one request.
+type driver struct {
+	b          *bench
+	mb         *mailbox
+	i          int
+	workflowID string
+	entrusted  int
+	retries    int
+
+	submitted, codeAt, verifiedAt, reviewAt, decidedAt, done time.Time
+}
+
+func (d *driver) drive(ctx context.Context) error {
+	b := d.b
+	email := fmt.Sprintf("bench-%s-e%d@example.jp", b.runID, d.i)
+	codeCh := d.mb.expect(email)
+	c := newClient(b.stk.IntakeURL)
+	defer c.close()
+	d.submitted = time.Now()
+	code, a, err := c.submit(ctx, deletionBody(email, fmt.Sprintf("E%s-%d", b.runID, d.i)), fmt.Sprintf("bench-%s-e%d", b.runID, d.i))
+	if err != nil || code != http.StatusAccepted {
+		return fmt.Errorf("request %d: submit = %d %v", d.i, code, err)
+	}
+	d.workflowID = contract.WorkflowID(a.Receipt)
+	b.track(d.workflowID)
+
+	// The person reads the code from the mail.
+	var otp string
+	select {
+	case otp = <-codeCh:
+	case <-ctx.Done():
+		return fmt.Errorf("request %d: no code mail: %w", d.i, ctx.Err())
+	}
+	d.codeAt = time.Now()
+	var vr dsrv1.VerifyIdentityResult
+	if err := d.update(ctx, contract.UpdateVerifyIdentity, &dsrv1.VerifyIdentity{Code: otp}, &vr); err != nil {
+		return err
+	}
+	if vr.GetOutcome() != dsrv1.VerifyOutcome_VERIFY_OUTCOME_VERIFIED {
+		return fmt.Errorf("request %d: verification %v (code %q)", d.i, vr.GetOutcome(), otp)
+	}
+	d.verifiedAt = time.Now()
+
+	// Staff approve once the request waits for them.
+	if _, err := d.waitStage(ctx, request.StageStaffReview); err != nil {
+		return err
+	}
+	d.reviewAt = time.Now()
+	var ar dsrv1.ActionResult
+	if err := d.update(ctx, contract.UpdateDecide, &dsrv1.Decide{Actor: "bench-staff",
+		Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "性能測定"}, &ar); err != nil {
+		return err
+	}
+	d.decidedAt = time.Now()
+
+	// Wait for completion, answering entrusting companies if any appear.
+	run := b.tc.GetWorkflow(ctx, d.workflowID, "")
+	doneCh := make(chan error, 1)
+	var out request.Outcome
+	go func() { doneCh <- run.Get(ctx, &out) }()
+	answered := map[string]bool{}
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-doneCh:
+			d.done = time.Now()
+			if err != nil {
+				return fmt.Errorf("request %d: %w", d.i, err)
+			}
+			if out.Stage != request.StageCompleted {
+				return fmt.Errorf("request %d: ended %s (%s)", d.i, out.Stage, out.ClosedReason)
+			}
+			return nil
+		case <-tick.C:
+			st := d.status(ctx)
+			if st.GetStage() != string(request.StageAwaitingEntrusted) {
+				continue
+			}
+			for _, e := range st.GetEntrusted() {
+				if e.GetState() != "waiting" || answered[e.GetCompanyId()] {
+					continue
+				}
+				if err := d.update(ctx, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "bench-staff",
+					CompanyId: e.GetCompanyId(), Proceed: true, Note: "性能測定"}, &ar); err != nil {
+					return err
+				}
+				answered[e.GetCompanyId()] = true
+				d.entrusted++
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("request %d: not completed: %w", d.i, ctx.Err())
+		}
+	}
+}
+
+// update sends a Temporal update, retrying for up to a minute while it is
+// refused: the workflow may not have started yet, or not yet reached the
+// stage (the code mail goes out just before the stage becomes verifying).
+func (d *driver) update(ctx context.Context, name string, arg, result any) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		h, err := d.b.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: d.workflowID,
+			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			if err = h.Get(ctx, result); err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("request %d: update %s: %w", d.i, name, err)
+		}
+		d.retries++
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func (d *driver) status(ctx context.Context) *dsrv1.RequestStatus {
+	v, err := d.b.tc.QueryWorkflow(ctx, d.workflowID, "", contract.QueryStatus)
+	if err != nil {
+		return nil
+	}
+	var s dsrv1.RequestStatus
+	if v.Get(&s) != nil {
+		return nil
+	}
+	return &s
+}
+
+// waitStage polls the status query (first after 300 ms, then every 500 ms).
+func (d *driver) waitStage(ctx context.Context, stage request.Stage) (*dsrv1.RequestStatus, error) {
+	wait := 300 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("request %d: stage %s not reached: %w", d.i, stage, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = 500 * time.Millisecond
+		if st := d.status(ctx); st != nil {
+			if st.GetStage() == string(stage) {
+				return st, nil
+			}
+			if st.GetStage() == string(request.StageClosed) || st.GetStage() == string(request.StageCompleted) {
+				return nil, fmt.Errorf("request %d: reached %s waiting for %s", d.i, st.GetStage(), stage)
+			}
+		}
+	}
+}
+
+// mailbox reads verification codes from mailpit for many waiting drivers
+// with one poller (the newest 200 messages every 250 ms) instead of one
+// search per driver; a driver that waits long falls back to a search.
+type mailbox struct {
+	m       *devinfra.Mailpit
+	mu      sync.Mutex
+	waiting map[string]chan string
+	seen    map[string]bool
+}
+
+// codeRE finds the code on its labelled line (ja: 確認コード：, en: Verification code:).
+var codeRE = regexp.MustCompile(`(?:確認コード|[Cc]ode)\s*[：:]\s*(\d{6})\b`)
+
+// codeSubject marks the verification-code notice (ja and en templates).
+func codeSubject(s string) bool {
+	return strings.Contains(s, "確認コード") || strings.Contains(strings.ToLower(s), "verification code")
+}
+
+func newMailbox(m *devinfra.Mailpit) *mailbox {
+	return &mailbox{m: m, waiting: map[string]chan string{}, seen: map[string]bool{}}
+}
+
+func (mb *mailbox) expect(addr string) <-chan string {
+	ch := make(chan string, 1)
+	mb.mu.Lock()
+	mb.waiting[strings.ToLower(addr)] = ch
+	mb.mu.Unlock()
+	return ch
+}
+
+func (mb *mailbox) run(ctx context.Context) {
+	since := map[string]time.Time{}
+	for ctx.Err() == nil {
+		msgs, err := mb.m.Messages(ctx, "")
+		if err == nil {
+			for _, s := range msgs {
+				if mb.seen[s.ID] {
+					continue
+				}
+				mb.seen[s.ID] = true
+				if !codeSubject(s.Subject) {
+					continue
+				}
+				for _, to := range s.To {
+					mb.deliver(ctx, strings.ToLower(to.Address), s.ID)
+				}
+			}
+		}
+		// Fallback: a search for anyone still waiting after 15 s.
+		mb.mu.Lock()
+		var late []string
+		for addr := range mb.waiting {
+			if t, ok := since[addr]; !ok {
+				since[addr] = time.Now()
+			} else if time.Since(t) > 15*time.Second {
+				late = append(late, addr)
+				since[addr] = time.Now()
+			}
+		}
+		mb.mu.Unlock()
+		for _, addr := range late {
+			if found, err := mb.m.Messages(ctx, fmt.Sprintf("to:%q", addr)); err == nil {
+				for _, s := range found {
+					if codeSubject(s.Subject) {
+						mb.deliver(ctx, addr, s.ID)
+						break
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (mb *mailbox) deliver(ctx context.Context, addr, id string) {
+	mb.mu.Lock()
+	ch, ok := mb.waiting[addr]
+	mb.mu.Unlock()
+	if !ok {
+		return
+	}
+	text, err := mb.m.MessageText(ctx, id)
+	if err != nil {
+		return
+	}
+	if m := codeRE.FindStringSubmatch(text); m != nil {
+		c := m[1]
+		mb.mu.Lock()
+		delete(mb.waiting, addr)
+		mb.mu.Unlock()
+		ch <- c
+	}
+}
+
+// historyShape counts the events of one completed request's history.
+func (b *bench) historyShape(ctx context.Context, workflowID string) (activities, events int, byType map[string]int, err error) {
+	byType = map[string]int{}
+	it := b.tc.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		events++
+		t := strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")
+		byType[t]++
+		if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			activities++
+		}
+	}
+	return activities, events, byType, nil
+}
+
+// The bare baseline: a workflow that runs n no-op activities in sequence.
+const bareWorkflowName, bareActivityName = "BenchBare", "BenchNoop"
+
+func bareWorkflow(ctx workflow.Context, n int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+	for i := 0; i < n; i++ {
+		if err := workflow.ExecuteActivity(ctx, bareActivityName, i).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bareActivity(_ context.Context, i int) (int, error) { return i, nil }
+
+func (b *bench) bareBaseline(ctx context.Context, n, activities int) (BareResult, error) {
+	r := BareResult{N: n, Activities: activities}
+	// A plain client: no payload codec, as a bare Temporal application.
+	c, err := client.DialContext(ctx, client.Options{HostPort: b.stk.Temporal.HostPort, Namespace: b.stk.Temporal.Namespace,
+		Logger: quietSDKLogger{}})
+	if err != nil {
+		return r, err
+	}
+	defer c.Close()
+	queue := "bench-bare-" + b.runID
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: bareWorkflowName})
+	w.RegisterActivityWithOptions(bareActivity, activity.RegisterOptions{Name: bareActivityName})
+	if err := w.Start(); err != nil {
+		return r, err
+	}
+	defer w.Stop()
+	var lat latencies
+	var mu sync.Mutex
+	var last time.Time
+	var wg sync.WaitGroup
+	var firstErr error
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bare-%s-%d", b.runID, i), TaskQueue: queue},
+				bareWorkflowName, activities)
+			if err == nil {
+				err = run.Get(ctx, nil)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			now := time.Now()
+			lat.add(now.Sub(t))
+			r.Completed++
+			if now.After(last) {
+				last = now
+			}
+		}()
+	}
+	wg.Wait()
+	el := last.Sub(start)
+	r.Seconds, r.PerSec, r.Latency = round1(el.Seconds()), round2(rate(r.Completed, el)), distOf(lat.snapshot())
+	if r.Completed < n {
+		return r, fmt.Errorf("%d of %d bare workflows completed: %v", r.Completed, n, firstErr)
+	}
+	return r, nil
+}
+
+type quietSDKLogger struct{}
+
+func (quietSDKLogger) Debug(string, ...any) {}
+func (quietSDKLogger) Info(string, ...any)  {}
+func (quietSDKLogger) Warn(string, ...any)  {}
+func (quietSDKLogger) Error(string, ...any) {}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/proto/contract"
+)
+
+// IntakeResult is phase 1.
+type IntakeResult struct {
+	Clients  int       `json:"clients"`
+	Baseline InsertRun `json:"baseline_pg_insert"`
+	// TxShape is a diagnostic: the intake's SQL (request row, outbox row,
+	// pg_notify, one commit) from Go with the same concurrency, no HTTP.
+	TxShape  InsertRun   `json:"intake_tx_without_http"`
+	Max      AcceptRun   `json:"max_accept"`
+	Ratio    float64     `json:"ratio"`
+	Load     FixedLoad   `json:"fixed_load"`
+	Accepted int         `json:"accepted_total"`
+	Notes    []string    `json:"notes,omitempty"`
+	Statuses map[int]int `json:"statuses"`
+}
+
+// InsertRun: goroutines doing autocommit single-row INSERTs.
+type InsertRun struct {
+	Inserts int     `json:"inserts"`
+	Errors  int     `json:"errors"`
+	Seconds float64 `json:"seconds"`
+	PerSec  float64 `json:"per_sec"`
+	Latency Dist    `json:"latency"`
+}
+
+// AcceptRun: closed-loop HTTP clients.
+type AcceptRun struct {
+	Sent        int     `json:"sent"`
+	Accepted    int     `json:"accepted"`
+	RateLimited int     `json:"rate_limited"`
+	Failed      int     `json:"failed"`
+	Seconds     float64 `json:"seconds"`
+	PerSec      float64 `json:"per_sec"`
+	Latency     Dist    `json:"latency"`
+}
+
+// FixedLoad: open-loop arrivals at a fixed rate. Latency counts from the
+// intended send time, so a stall is not hidden (no coordinated omission).
+type FixedLoad struct {
+	OfferedPerSec float64 `json:"offered_per_sec"`
+	Seconds       float64 `json:"seconds"`
+	Sent          int     `json:"sent"`
+	Accepted      int     `json:"accepted"`
+	Failed        int     `json:"failed"`
+	// Dropped: arrivals that found maxInFlight requests outstanding.
+	Dropped     int     `json:"dropped"`
+	AchievedSec float64 `json:"achieved_per_sec"`
+	Latency     Dist    `json:"latency"`
+}
+
+const maxInFlight = 512
+
+func (b *bench) intakePhase(ctx context.Context, res *Results) error {
+	r := &IntakeResult{Clients: b.cfg.IntakeClients, Statuses: map[int]int{}}
+	res.Intake = r
+	var err error
+	// 1. The baseline first, on a quiet system: the intake's requests go on
+	// to start workflows, which would load the machine during it.
+	if r.Baseline, r.TxShape, err = b.insertBaseline(ctx); err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	logf("baseline: %d single-row insert commits in %.1fs = %.0f/s (p50 %.2f ms)", r.Baseline.Inserts, r.Baseline.Seconds, r.Baseline.PerSec, r.Baseline.Latency.P50ms)
+	logf("intake's transaction alone (insert + outbox + pg_notify): %.0f/s (p50 %.2f ms)", r.TxShape.PerSec, r.TxShape.Latency.P50ms)
+
+	// 2. Closed loop: as fast as the clients can go.
+	var seq atomic.Int64
+	r.Max = b.acceptMax(ctx, &seq, r.Statuses)
+	logf("intake: %d accepted in %.1fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited)",
+		r.Max.Accepted, r.Max.Seconds, r.Max.PerSec, r.Max.Latency.P50ms, r.Max.Latency.P99ms, r.Max.Failed, r.Max.RateLimited)
+	if r.Baseline.PerSec > 0 {
+		r.Ratio = r.Max.PerSec / r.Baseline.PerSec
+	}
+	if r.Max.PerSec <= 0 {
+		return fmt.Errorf("no request accepted")
+	}
+
+	// 3. Open loop at a fixed fraction of that.
+	r.Load = b.fixedLoad(ctx, &seq, r.Max.PerSec*b.cfg.IntakeLoad, r.Statuses)
+	logf("fixed load %.0f/s: %d accepted, p50 %.1f ms, p99 %.1f ms (%d dropped, %d failed)",
+		r.Load.OfferedPerSec, r.Load.Accepted, r.Load.Latency.P50ms, r.Load.Latency.P99ms, r.Load.Dropped, r.Load.Failed)
+	r.Accepted = r.Max.Accepted + r.Load.Accepted
+	return ctx.Err()
+}
+
+// insertBaseline measures autocommit single-row inserts into a table shaped
+// like the intake's requests table (same columns, keys and value sizes), in
+// a scratch database on the same server, with the same concurrency. Then,
+// as a diagnostic, the intake's own transaction without HTTP.
+func (b *bench) insertBaseline(ctx context.Context) (InsertRun, InsertRun, error) {
+	name := "bench_" + b.runID + "_baseline"
+	dsn, err := pgdb.EnsureDatabase(ctx, b.stk.Postgres.AdminURL, name)
+	if err != nil {
+		return InsertRun{}, InsertRun{}, err
+	}
+	b.scratch = append(b.scratch, name)
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return InsertRun{}, InsertRun{}, err
+	}
+	pc.MaxConns = int32(b.cfg.IntakeClients)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return InsertRun{}, InsertRun{}, err
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, `CREATE TABLE requests (
+    id uuid PRIMARY KEY, receipt text NOT NULL UNIQUE, kind text NOT NULL, jurisdiction text NOT NULL,
+    locale text NOT NULL, filed_by_agent boolean NOT NULL DEFAULT false, personal_key_id text NOT NULL,
+    personal_nonce bytea NOT NULL, personal_sealed bytea NOT NULL, idempotency_key text UNIQUE,
+    submission_hash bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), status_token_hash bytea UNIQUE);
+CREATE TABLE outbox (
+    id bigserial PRIMARY KEY, request_id uuid NOT NULL, subject text NOT NULL, msg_id text NOT NULL,
+    msg_type text NOT NULL, payload bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+    attempts integer NOT NULL DEFAULT 0, last_error text, sent_at timestamptz);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
+	if err != nil {
+		return InsertRun{}, InsertRun{}, err
+	}
+	const q = `INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
+ personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
+ VALUES ($1, $2, 'deletion', 'JP', 'ja', false, 'dev1', $3, $4, $5, $6, $7, $8)`
+	const qOutbox = `INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload) VALUES ($1, $2, $3, $4, $5)`
+	plain, err := b.loop(ctx, func(ctx context.Context, w, i int) error {
+		_, err := pool.Exec(ctx, q, newUUID(), fmt.Sprintf("base-%d-%d-%s", w, i, randomToken()), randBytes(12),
+			randBytes(360), fmt.Sprintf("base-%s-%d-%d", b.runID, w, i), randBytes(32), time.Now(), randBytes(32))
+		return err
+	})
+	if err != nil {
+		return plain, InsertRun{}, err
+	}
+	tx, err := b.loop(ctx, func(ctx context.Context, w, i int) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			id := newUUID()
+			_, err := tx.Exec(ctx, q, id, fmt.Sprintf("tx-%d-%d-%s", w, i, randomToken()), randBytes(12),
+				randBytes(360), fmt.Sprintf("tx-%s-%d-%d", b.runID, w, i), randBytes(32), time.Now(), randBytes(32))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, qOutbox, id, "bench.requests.submitted", id, "dsr.v1.RequestSubmitted", randBytes(520)); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, "SELECT pg_notify('bench_outbox', '')")
+			return err
+		})
+	})
+	return plain, tx, err
+}
+
+// loop runs op from IntakeClients goroutines for IntakeDuration.
+func (b *bench) loop(ctx context.Context, op func(ctx context.Context, worker, i int) error) (InsertRun, error) {
+	var lat latencies
+	var n, errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(b.cfg.IntakeDuration)
+	for w := 0; w < b.cfg.IntakeClients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				if err := op(ctx, w, i); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat.add(time.Since(t))
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	r := InsertRun{Inserts: int(n.Load()), Errors: int(errs.Load()), Seconds: round1(el.Seconds()),
+		PerSec: round1(rate(int(n.Load()), el)), Latency: distOf(lat.snapshot())}
+	if r.Inserts == 0 {
+		if err, ok := firstErr.Load().(error); ok {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// request makes the n-th request body of this run and its idempotency key.
+func (b *bench) request(n int64) (body, key string) {
+	return deletionBody(fmt.Sprintf("bench-%s-i%d@example.jp", b.runID, n), fmt.Sprintf("B%s-%d", b.runID, n)),
+		fmt.Sprintf("bench-%s-%d", b.runID, n)
+}
+
+type statusCount struct {
+	mu sync.Mutex
+	m  map[int]int
+}
+
+func (s *statusCount) add(code int) {
+	s.mu.Lock()
+	s.m[code]++
+	s.mu.Unlock()
+}
+
+func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[int]int) AcceptRun {
+	var lat latencies
+	var sent, acc, limited, failed atomic.Int64
+	sc := &statusCount{m: statuses}
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(b.cfg.IntakeDuration)
+	for w := 0; w < b.cfg.IntakeClients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(b.stk.IntakeURL)
+			defer c.close()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				n := seq.Add(1)
+				if int(n) > b.cfg.IntakeMax {
+					return
+				}
+				body, key := b.request(n)
+				t := time.Now()
+				sent.Add(1)
+				code, a, err := c.submit(ctx, body, key)
+				switch {
+				case err != nil:
+					failed.Add(1)
+					sc.add(0)
+				case code == http.StatusAccepted:
+					lat.add(time.Since(t))
+					acc.Add(1)
+					b.track(contract.WorkflowID(a.Receipt))
+					sc.add(code)
+				case code == http.StatusTooManyRequests:
+					limited.Add(1)
+					sc.add(code)
+				default:
+					failed.Add(1)
+					sc.add(code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	return AcceptRun{Sent: int(sent.Load()), Accepted: int(acc.Load()), RateLimited: int(limited.Load()),
+		Failed: int(failed.Load()), Seconds: round1(el.Seconds()), PerSec: round1(rate(int(acc.Load()), el)),
+		Latency: distOf(lat.snapshot())}
+}
+
+func (b *bench) fixedLoad(ctx context.Context, seq *atomic.Int64, perSec float64, statuses map[int]int) FixedLoad {
+	out := FixedLoad{OfferedPerSec: round1(perSec)}
+	if perSec <= 0 {
+		return out
+	}
+	interval := time.Duration(float64(time.Second) / perSec)
+	pool := make(chan *webClient, maxInFlight)
+	for i := 0; i < maxInFlight; i++ {
+		pool <- newClient(b.stk.IntakeURL)
+	}
+	var lat latencies
+	var acc, failed atomic.Int64
+	sc := &statusCount{m: statuses}
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(b.cfg.IntakeLoadDuration)
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if !at.Before(end) || ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		var c *webClient
+		select {
+		case c = <-pool:
+		default:
+			out.Dropped++
+			continue
+		}
+		out.Sent++
+		n := seq.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { pool <- c }()
+			body, key := b.request(n)
+			code, a, err := c.submit(ctx, body, key)
+			switch {
+			case err == nil && code == http.StatusAccepted:
+				lat.add(time.Since(at))
+				acc.Add(1)
+				b.track(contract.WorkflowID(a.Receipt))
+			default:
+				failed.Add(1)
+			}
+			if err != nil {
+				code = 0
+			}
+			sc.add(code)
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(pool)
+	for c := range pool {
+		c.close()
+	}
+	out.Seconds = round1(el.Seconds())
+	out.Accepted, out.Failed = int(acc.Load()), int(failed.Load())
+	out.AchievedSec = round1(rate(out.Accepted, el))
+	out.Latency = distOf(lat.snapshot())
+	return out
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// newUUID is a random (v4) UUID in text form.
+func newUUID() string {
+	b := randBytes(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

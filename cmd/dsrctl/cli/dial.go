@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"madoguchi.dev/platform/codec"
+	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/services/staff"
+)
+
+// Dial connects to Temporal (with the payload codec: the local key ring, or
+// the codec server authenticated with the staff token) and to the staff
+// database.
+func Dial(ctx context.Context, c Conn) (Backend, func(), error) {
+	if c.StaffDatabaseURL == "" {
+		return nil, nil, errors.New("STAFF_DATABASE_URL (or --staff-db) is required: staff tokens and the audit log live there")
+	}
+	dc, err := DataConverter(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgdb.Open(ctx, c.StaffDatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("staff database: %w", err)
+	}
+	tc, err := client.DialContext(ctx, client.Options{HostPort: c.Temporal, Namespace: c.Namespace,
+		DataConverter: dc, Logger: quiet{}})
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("Temporal at %s: %w", c.Temporal, err)
+	}
+	return &staff.Service{Temporal: tc, Store: staff.NewStore(pool)}, func() { tc.Close(); pool.Close() }, nil
+}
+
+// DataConverter encrypts update arguments and decrypts query answers.
+func DataConverter(c Conn) (converter.DataConverter, error) {
+	if c.Keys != "" {
+		ring, err := seal.ParseRing(c.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("MADOGUCHI_KEYS: %w", err)
+		}
+		return codec.DataConverter(ring), nil
+	}
+	if c.CodecEndpoint != "" {
+		token, ns := c.Token, c.Namespace
+		return converter.NewRemoteDataConverter(converter.GetDefaultDataConverter(), converter.RemoteDataConverterOptions{
+			Endpoint: c.CodecEndpoint,
+			ModifyRequest: func(r *http.Request) error {
+				r.Header.Set("Authorization", "Bearer "+token)
+				r.Header.Set("X-Namespace", ns)
+				return nil
+			},
+		}), nil
+	}
+	return nil, errors.New("set MADOGUCHI_KEYS or DSRCTL_CODEC_ENDPOINT (--codec-endpoint): payloads are encrypted")
+}
+
+// OpenStore opens the staff store for account management.
+func OpenStore(ctx context.Context, dsn string) (*staff.Store, func(), error) {
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("staff database: %w", err)
+	}
+	st := staff.NewStore(pool)
+	if err := st.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return st, pool.Close, nil
+}
+
+type quiet struct{}
+
+func (quiet) Debug(string, ...any) {}
+func (quiet) Info(string, ...any)  {}
+func (quiet) Warn(string, ...any)  {}
+func (quiet) Error(string, ...any) {}

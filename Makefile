@@ -59,7 +59,7 @@ vet:
 	go vet $(PKGS)
 
 unit:
-	go test -count=1 $$(go list $(PKGS) | grep -v /e2e)
+	go test -count=1 $$(go list $(PKGS) | grep -v -e /e2e -e /chaos -e /bench)
 
 e2e: tools
 	go test -count=1 -v ./cmd/e2e/

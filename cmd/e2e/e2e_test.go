@@ -57,6 +57,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// A private PostgreSQL cluster runs as the postgres user, which must be
+	// able to reach its directory inside ours.
+	_ = os.Chmod(dir, 0o755)
 	id := randomToken()
 	logFile, _ := os.Create(filepath.Join(dir, "components.log"))
 	mailpit, _ := filepath.Abs("../../bin/mailpit")

@@ -63,6 +63,9 @@ func (b *Bridge) Dispatch(ctx context.Context, msg jetstream.Msg) error {
 		TaskQueue:                contract.TaskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without this the SDK quietly returns the running workflow, and a
+		// redelivery would be logged as a new start.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		Memo: map[string]any{
 			"receipt": ev.GetReceipt(), "kind": contract.KindName(ev.GetKind()),
 			"jurisdiction": ev.GetJurisdiction(), "request_id": ev.GetRequestId(),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -185,9 +186,27 @@ func safeCall(ctx context.Context, h Handler, msg jetstream.Msg) (err error) {
 func (c Consumer) deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, reason string) error {
 	dl := nats.NewMsg(c.Namespace.DeadLetter(c.Durable))
 	dl.Data = msg.Data()
+	if len(dl.Data) > maxDeadLetterBody {
+		// The original may be near the server's limit; keep what fits.
+		dl.Data = dl.Data[:maxDeadLetterBody]
+		dl.Header.Set("Madoguchi-Dead-Truncated", strconv.Itoa(len(msg.Data())))
+	}
+	copied := 0
 	for k, vs := range msg.Headers() {
+		if !validHeaderName(k) {
+			continue // nats.go refuses to send such a name; drop it, keep the message
+		}
 		for _, v := range vs {
-			dl.Header.Add(k, v)
+			if copied += len(k) + len(v); copied > maxDeadLetterHeaders {
+				dl.Header.Set("Madoguchi-Dead-Headers-Dropped", "true")
+				break
+			}
+			dl.Header.Add(k, strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' {
+					return ' '
+				}
+				return r
+			}, v))
 		}
 	}
 	dl.Header.Del(nats.MsgIdHdr)
@@ -216,4 +235,26 @@ func (c Consumer) sampleLag(ctx context.Context, cons jetstream.Consumer) {
 		case <-t.C:
 		}
 	}
+}
+
+// maxDeadLetterBody keeps a dead letter under the default 1 MiB payload limit
+// with room for its headers.
+const maxDeadLetterBody = 768 << 10
+
+// maxDeadLetterHeaders bounds the original headers copied into a dead letter.
+const maxDeadLetterHeaders = 64 << 10
+
+// validHeaderName accepts token characters only: anything else nats.go may
+// refuse to send or to parse back.
+func validHeaderName(k string) bool {
+	if k == "" || len(k) > 128 {
+		return false
+	}
+	for _, r := range k {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

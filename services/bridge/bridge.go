@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +21,14 @@ import (
 	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+)
+
+// Shapes the intake and the registry produce; anything else is poison
+// (and never becomes a workflow id or a metric label).
+var (
+	receiptRE = regexp.MustCompile(`^[0-9]{8}-[0-9A-Z]{6}$`)
+	idRE      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	holderRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 )
 
 // Bridge runs the dispatcher and the results consumer.
@@ -56,6 +65,9 @@ func (b *Bridge) Dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if ev.GetRequestId() == "" || ev.GetReceipt() == "" || ev.GetKind() == dsrv1.RequestKind_REQUEST_KIND_UNSPECIFIED || ev.GetPersonal() == nil {
 		return bus.Poison("RequestSubmitted lacks request_id, receipt, kind or personal data")
 	}
+	if !receiptRE.MatchString(ev.GetReceipt()) || !idRE.MatchString(ev.GetRequestId()) {
+		return bus.Poison("RequestSubmitted has a malformed receipt or request id")
+	}
 	id := contract.WorkflowID(ev.GetReceipt())
 	log := b.Log.With().Str("request_id", ev.GetRequestId()).Str("workflow_id", id).Logger()
 	_, err := b.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -91,6 +103,9 @@ func (b *Bridge) DeliverResult(ctx context.Context, msg jetstream.Msg) error {
 	}
 	if res.GetReceipt() == "" || res.GetHolder() == "" || res.GetOutcome() == dsrv1.Outcome_OUTCOME_UNSPECIFIED {
 		return bus.Poison("HolderResult lacks receipt, holder or outcome")
+	}
+	if !receiptRE.MatchString(res.GetReceipt()) || !holderRE.MatchString(res.GetHolder()) {
+		return bus.Poison("HolderResult has a malformed receipt or holder name")
 	}
 	id := contract.WorkflowID(res.GetReceipt())
 	err := b.Temporal.SignalWorkflow(ctx, id, "", contract.SignalHolderResult, &res)

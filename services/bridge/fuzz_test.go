@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +182,9 @@ func FuzzDispatch(f *testing.F) {
 
 		var ev dsrv1.RequestSubmitted
 		decodes := proto.Unmarshal(data, &ev) == nil && (typ == "" || typ == typeSubmitted)
-		complete := decodes && ev.GetRequestId() != "" && ev.GetReceipt() != "" && ev.GetKind() != 0 && ev.GetPersonal() != nil
+		// Complete = every field present and in the shape the intake produces.
+		complete := decodes && receiptRE.MatchString(ev.GetReceipt()) && idRE.MatchString(ev.GetRequestId()) &&
+			ev.GetKind() != 0 && ev.GetPersonal() != nil
 		switch {
 		case err == nil:
 			if !complete {
@@ -254,7 +257,7 @@ func FuzzDeliverResult(f *testing.F) {
 			tc.running[id] = true
 		}
 		err := b.DeliverResult(context.Background(), newMsg(data, typ))
-		complete := decodes && res.GetReceipt() != "" && res.GetHolder() != "" && res.GetOutcome() != 0
+		complete := decodes && receiptRE.MatchString(res.GetReceipt()) && holderRE.MatchString(res.GetHolder()) && res.GetOutcome() != 0
 		switch {
 		case err == nil:
 			if !complete || !running {
@@ -278,3 +281,10 @@ func FuzzDeliverResult(f *testing.F) {
 		}
 	})
 }
+
+// The shapes Dispatch and DeliverResult accept (kept in step with bridge.go).
+var (
+	receiptRE = regexp.MustCompile(`^[0-9]{8}-[0-9A-Z]{6}$`)
+	idRE      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	holderRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+)

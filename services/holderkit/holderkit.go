@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -117,6 +118,14 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if pc.GetRequestId() == "" || pc.GetCommandId() == "" || pc.GetAction() == dsrv1.Action_ACTION_UNSPECIFIED {
 		return bus.Poison("HolderCommand lacks request_id, command_id or action")
 	}
+	if !cleanID(pc.GetRequestId()) || !cleanID(pc.GetCommandId()) {
+		return bus.Poison("HolderCommand has a malformed request_id or command_id")
+	}
+	for _, c := range pc.GetIncludeEntrusted() {
+		if !cleanID(c) {
+			return bus.Poison("HolderCommand has a malformed entrusting company id")
+		}
+	}
 	if pc.GetHolder() != h.Name {
 		return bus.Poison("command for holder %q delivered to %q", pc.GetHolder(), h.Name)
 	}
@@ -203,4 +212,18 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 func (h *Holder) publish(ctx context.Context, res *dsrv1.HolderResult) error {
 	_, err := bus.Publish(ctx, h.JS, h.Namespace.Result(h.Name), res.GetCommandId()+".result", res.GetRequestId(), res)
 	return err
+}
+
+// cleanID accepts the ids Madoguchi produces: short, printable, valid UTF-8
+// (PostgreSQL refuses NUL, and a huge id would overflow the index).
+func cleanID(s string) bool {
+	if len(s) == 0 || len(s) > 200 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }

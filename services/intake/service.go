@@ -29,6 +29,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +38,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
@@ -87,7 +89,20 @@ func newReceipt(now time.Time) (string, error) {
 
 // Submit validates and stores a submission and queues its announcement.
 // idempotencyKey may be empty.
-func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey string) (Accepted, error) {
+func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey string) (acc Accepted, err error) {
+	defer func() {
+		var verr *ValidationError
+		switch {
+		case err == nil && !acc.Replayed:
+			metrics.RequestsAccepted.WithLabelValues(sub.Kind, channelOf(idempotencyKey)).Inc()
+		case errors.As(err, &verr):
+			metrics.RequestsRejected.WithLabelValues("validation").Inc()
+		case errors.Is(err, ErrIdempotencyConflict):
+			metrics.RequestsRejected.WithLabelValues("idempotency").Inc()
+		case err != nil:
+			metrics.RequestsRejected.WithLabelValues("unavailable").Inc()
+		}
+	}()
 	sub.Normalise()
 	if errs := sub.Validate(); len(errs) > 0 {
 		return Accepted{}, &ValidationError{Fields: errs}
@@ -187,4 +202,13 @@ func NewStatusToken() (token string, hash []byte, err error) {
 func HashStatusToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
+}
+
+// channelOf tells form submissions (keyed by the form's one-off token) from
+// API ones, for the metrics.
+func channelOf(idempotencyKey string) string {
+	if strings.HasPrefix(idempotencyKey, "form:") {
+		return "form"
+	}
+	return "api"
 }

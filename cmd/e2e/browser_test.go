@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -127,8 +129,29 @@ func TestBrowserJapaneseDisclosureFromTheFormToTheDownload(t *testing.T) {
 	b.run("open the download page", chromedp.Navigate(download), chromedp.WaitVisible(css(`#download-json`)))
 	b.containsAll("main", "開示の結果", receipt, "会員登録情報", "佐藤 太郎", "M-1002", "ダウンロード")
 	b.shots("ja-09-download")
-	if href := get(b, "read the JSON link", chromedp.AttributeValue(css(`#download-json`), "href")).Value; !strings.HasSuffix(href, "/package.json") {
+	href := get(b, "read the JSON link", chromedp.AttributeValue(css(`#download-json`), "href")).Value
+	if !strings.HasSuffix(href, "/package.json") {
 		t.Errorf("JSON link %q", href)
+	}
+	// The package holds an export from every one of the six holders.
+	if strings.HasPrefix(href, "/") {
+		href = stk.IntakeURL + href
+	}
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var pkg struct {
+		Holders map[string]json.RawMessage `json:"holders"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&pkg); err != nil {
+		t.Fatalf("package.json: %v", err)
+	}
+	for _, h := range []string{"members", "billing", "accesslog", "support", "marketing", "partners"} {
+		if len(pkg.Holders[h]) == 0 {
+			t.Errorf("the disclosure package has nothing from holder %s (has %d holders)", h, len(pkg.Holders))
+		}
 	}
 }
 

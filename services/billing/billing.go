@@ -232,17 +232,17 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if err != nil || len(ids) == 0 {
 		return notFound, err
 	}
-	p := planCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
+	p := holderkit.PlanCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
 	n := 0
-	if len(p.applied) > 0 {
-		tag, err := tx.Exec(ctx, qCorrectAccounts, ids, p.set["name"], p.set["name_kana"], p.set["email"],
-			p.set["phone"], p.set["postal_code"], p.set["address"])
+	if len(p.Applied) > 0 {
+		tag, err := tx.Exec(ctx, qCorrectAccounts, ids, p.Set["name"], p.Set["name_kana"], p.Set["email"],
+			p.Set["phone"], p.Set["postal_code"], p.Set["address"])
 		if err != nil {
 			return holderkit.Result{}, dbErr("correct accounts", err)
 		}
 		n = int(tag.RowsAffected())
 	}
-	res := p.result(n)
+	res := p.Result(n)
 	res.Reason += "; invoices already issued are not altered (a corrected invoice is issued on request)"
 	return res, nil
 }

@@ -203,16 +203,16 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if err != nil || len(ids) == 0 {
 		return notFound, err
 	}
-	p := planCorrections(cmd.Corrections, "name", "email", "postal_code", "address")
+	p := holderkit.PlanCorrections(cmd.Corrections, "name", "email", "postal_code", "address")
 	n := 0
-	if len(p.applied) > 0 {
-		tag, err := tx.Exec(ctx, qCorrectSubscribers, ids, p.set["name"], p.set["email"], p.set["postal_code"], p.set["address"])
+	if len(p.Applied) > 0 {
+		tag, err := tx.Exec(ctx, qCorrectSubscribers, ids, p.Set["name"], p.Set["email"], p.Set["postal_code"], p.Set["address"])
 		if err != nil {
 			return holderkit.Result{}, dbErr("correct subscribers", err)
 		}
 		n = int(tag.RowsAffected())
 	}
-	return p.result(n), nil
+	return p.Result(n), nil
 }
 
 // dbErr wraps a database error without the server's message, which can

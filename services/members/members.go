@@ -166,17 +166,17 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(ids) == 0 {
 		return notFound, nil
 	}
-	p := planCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
+	p := holderkit.PlanCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
 	n := 0
-	if len(p.applied) > 0 {
-		tag, err := tx.Exec(ctx, qCorrectMembers, ids, p.set["name"], p.set["name_kana"], p.set["email"],
-			p.set["phone"], p.set["postal_code"], p.set["address"])
+	if len(p.Applied) > 0 {
+		tag, err := tx.Exec(ctx, qCorrectMembers, ids, p.Set["name"], p.Set["name_kana"], p.Set["email"],
+			p.Set["phone"], p.Set["postal_code"], p.Set["address"])
 		if err != nil {
 			return holderkit.Result{}, dbErr("correct members", err)
 		}
 		n = int(tag.RowsAffected())
 	}
-	return p.result(n), nil
+	return p.Result(n), nil
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {

@@ -248,16 +248,16 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	}
 	res := holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE}
 	if len(sc.act) > 0 {
-		p := planCorrections(cmd.Corrections, "name", "name_kana", "email", "phone")
+		p := holderkit.PlanCorrections(cmd.Corrections, "name", "name_kana", "email", "phone")
 		n := 0
-		if len(p.applied) > 0 {
-			tag, err := tx.Exec(ctx, qCorrectInquiries, sc.act, p.set["name"], p.set["name_kana"], p.set["email"], p.set["phone"])
+		if len(p.Applied) > 0 {
+			tag, err := tx.Exec(ctx, qCorrectInquiries, sc.act, p.Set["name"], p.Set["name_kana"], p.Set["email"], p.Set["phone"])
 			if err != nil {
 				return holderkit.Result{}, dbErr("correct inquiries", err)
 			}
 			n = int(tag.RowsAffected())
 		}
-		res = p.result(n)
+		res = p.Result(n)
 	}
 	return sc.finish(ctx, tx, res)
 }

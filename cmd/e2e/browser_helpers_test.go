@@ -157,9 +157,25 @@ func (b *browser) shots(name string) {
 }
 
 // text reads the visible text of the first element matching sel.
+// text reads an element's text. A page that is replacing its content (the
+// status page refreshes itself) can drop the node between lookup and read:
+// read again rather than fail.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	return strings.TrimSpace(get(b, "read "+sel, chromedp.Text(css(sel), chromedp.NodeVisible)))
+	var last error
+	for i := 0; i < 10; i++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return strings.TrimSpace(v)
+		}
+		last = err
+		time.Sleep(300 * time.Millisecond)
+	}
+	b.shot("FAILED-" + sanitize(b.t.Name()))
+	b.t.Fatalf("read %s: %v", sel, last)
+	return ""
 }
 
 // waitPage reloads url until the JavaScript condition holds.

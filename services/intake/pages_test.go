@@ -526,9 +526,9 @@ func TestReceiptPageShowsTheDueDateFromTheWorkflow(t *testing.T) {
 	t.Parallel()
 	fake := newFake()
 	s := newSiteWith(t, siteOptions{requests: fake})
-	// The workflow starts while the page waits.
+	// The workflow starts while the page waits (allow for a loaded machine).
 	go func() {
-		for i := 0; i < 100; i++ {
+		for i := 0; i < 1000; i++ {
 			var receipt string
 			if err := s.pool.QueryRow(context.Background(), "SELECT receipt FROM requests").Scan(&receipt); err == nil {
 				fake.set(receipt, verifying(5, 3))

@@ -80,8 +80,8 @@ deploy-check:
 ## Not part of `make test`. Knobs: make bench BENCH_FLAGS='-e2e-n 200 -park-n 10000 -timeout 60m'
 .PHONY: bench
 bench: tools build
-	go run ./cmd/bench $(BENCH_FLAGS)
-	go test -run='^$$' -bench=. -benchmem ./cmd/bench/
+	go run ./cmd/bench $(BENCH_FLAGS); s=$$?; \
+	  go test -run='^$$' -bench=. -benchmem ./cmd/bench/ && exit $$s
 
 ## chaos: the fault-injection tests alone (also part of `make test`): kill -9 of the intake, the
 ## relay, the worker and the dispatcher at their worst moments, NATS and PostgreSQL restarts, a

@@ -90,10 +90,10 @@ func parseFlags() config {
 	flag.IntVar(&c.ErasureN, "erasure-n", 1000, "erasure events published")
 	flag.Float64Var(&c.ErasureRate, "erasure-rate", 200, "erasure events per second")
 
-	flag.IntVar(&c.ParkN, "park-n", 1500, "requests parked on verification timers (the intake phase's count towards it; the issue's figure is 10000, which takes ~40 min on a busy 2-core machine)")
+	flag.IntVar(&c.ParkN, "park-n", 1000, "requests parked on verification timers (the intake phase's count towards it; the issue's figure is 10000, which takes ~40 min on a busy 2-core machine)")
 	flag.IntVar(&c.ParkConcurrency, "park-concurrency", 32, "concurrent workflow starts when parking")
 	flag.DurationVar(&c.ParkSample, "park-sample", 30*time.Second, "how long RSS and goroutines are sampled once parked")
-	flag.DurationVar(&c.ParkTimeout, "park-timeout", 7*time.Minute, "limit for parking")
+	flag.DurationVar(&c.ParkTimeout, "park-timeout", 8*time.Minute, "limit for parking")
 	flag.IntVar(&c.StickyCache, "sticky-cache", 10000, "worker.SetStickyWorkflowCacheSize (the SDK default is 10000)")
 	flag.IntVar(&c.ParkRecheckCache, "park-recheck-cache", 1000,
 		"when the park targets fail, measure again in a fresh process with this sticky cache size, at most park-n/3 (0: do not)")

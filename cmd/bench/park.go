@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,12 +344,13 @@ func recheckPark(ctx context.Context, cfg config, root string, res *Results) err
 	if err != nil {
 		return err
 	}
-	out := filepath.Join("test-output", "bench-park-recheck.json")
+	out := strings.TrimSuffix(cfg.Out, ".json") + "-park-recheck.json"
+	logOut := strings.TrimSuffix(cfg.LogFile, ".log") + "-park-recheck.log"
 	args := []string{"-phases=park", "-sticky-cache=" + strconv.Itoa(cache), "-park-recheck-cache=0",
 		"-park-n=" + strconv.Itoa(cfg.ParkN), "-park-concurrency=" + strconv.Itoa(cfg.ParkConcurrency),
 		"-park-sample=" + cfg.ParkSample.String(), "-park-timeout=" + min(cfg.ParkTimeout, remaining-90*time.Second).Round(time.Second).String(),
 		"-timeout=" + (remaining - 30*time.Second).Round(time.Second).String(),
-		"-out=" + out, "-log=test-output/bench-components-recheck.log"}
+		"-out=" + out, "-log=" + logOut}
 	logf("park targets not met with a sticky cache of %d: measuring again with %d in a fresh process", cfg.StickyCache, cache)
 	_ = os.Remove(filepath.Join(root, out))
 	cmd := exec.CommandContext(ctx, exe, args...)

@@ -288,7 +288,9 @@ func TestInvalidRequestIsRefusedWithFieldErrorsAndStoresNothing(t *testing.T) {
 	}
 }
 
-var codeRE = regexp.MustCompile(`\b\d{6}\b`)
+// codeRE finds the code on its labelled line only: the receipt notice also
+// carries digit runs (a receipt number's random part can be all digits).
+var codeRE = regexp.MustCompile(`(?:確認コード：|Verification code: )(\d{6})\b`)
 
 // codeFromMail reads the newest verification code e-mailed to addr.
 func codeFromMail(ctx context.Context, t *testing.T, addr string) string {
@@ -302,8 +304,8 @@ func codeFromMail(ctx context.Context, t *testing.T, addr string) string {
 				if err != nil {
 					continue
 				}
-				if c := codeRE.FindString(text); c != "" {
-					return c
+				if m := codeRE.FindStringSubmatch(text); m != nil {
+					return m[1]
 				}
 			}
 		}

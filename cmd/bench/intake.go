@@ -22,17 +22,21 @@ type IntakeResult struct {
 	Baseline InsertRun `json:"baseline_pg_insert"`
 	// TxShape is a diagnostic: the intake's SQL (request row, outbox row,
 	// pg_notify, one commit) from Go with the same concurrency, no HTTP.
-	TxShape  InsertRun   `json:"intake_tx_without_http"`
-	Max      AcceptRun   `json:"max_accept"`
-	Ratio    float64     `json:"ratio"`
-	Load     FixedLoad   `json:"fixed_load"`
-	Accepted int         `json:"accepted_total"`
-	Notes    []string    `json:"notes,omitempty"`
-	Statuses map[int]int `json:"statuses"`
+	TxShape InsertRun `json:"intake_tx_without_http"`
+	// TxShapeSmallPool: the same through a pool of pgxpool's default size,
+	// which is what the intake's pool is.
+	TxShapeSmallPool InsertRun   `json:"intake_tx_default_pool"`
+	Max              AcceptRun   `json:"max_accept"`
+	Ratio            float64     `json:"ratio"`
+	Load             FixedLoad   `json:"fixed_load"`
+	Accepted         int         `json:"accepted_total"`
+	Statuses         map[int]int `json:"statuses"`
 }
 
 // InsertRun: goroutines doing autocommit single-row INSERTs.
 type InsertRun struct {
+	// Conns is the pool size when not IntakeClients.
+	Conns   int     `json:"conns,omitempty"`
 	Inserts int     `json:"inserts"`
 	Errors  int     `json:"errors"`
 	Seconds float64 `json:"seconds"`
@@ -73,11 +77,12 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	var err error
 	// 1. The baseline first, on a quiet system: the intake's requests go on
 	// to start workflows, which would load the machine during it.
-	if r.Baseline, r.TxShape, err = b.insertBaseline(ctx); err != nil {
+	if r.Baseline, r.TxShape, r.TxShapeSmallPool, err = b.insertBaseline(ctx); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	logf("baseline: %d single-row insert commits in %.1fs = %.0f/s (p50 %.2f ms)", r.Baseline.Inserts, r.Baseline.Seconds, r.Baseline.PerSec, r.Baseline.Latency.P50ms)
-	logf("intake's transaction alone (insert + outbox + pg_notify): %.0f/s (p50 %.2f ms)", r.TxShape.PerSec, r.TxShape.Latency.P50ms)
+	logf("intake's transaction alone (insert + outbox + pg_notify): %.0f/s (p50 %.2f ms); through %d connections: %.0f/s",
+		r.TxShape.PerSec, r.TxShape.Latency.P50ms, r.TxShapeSmallPool.Conns, r.TxShapeSmallPool.PerSec)
 
 	// 2. Closed loop: as fast as the clients can go.
 	var seq atomic.Int64
@@ -103,21 +108,21 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 // like the intake's requests table (same columns, keys and value sizes), in
 // a scratch database on the same server, with the same concurrency. Then,
 // as a diagnostic, the intake's own transaction without HTTP.
-func (b *bench) insertBaseline(ctx context.Context) (InsertRun, InsertRun, error) {
+func (b *bench) insertBaseline(ctx context.Context) (InsertRun, InsertRun, InsertRun, error) {
 	name := "bench_" + b.runID + "_baseline"
 	dsn, err := pgdb.EnsureDatabase(ctx, b.stk.Postgres.AdminURL, name)
 	if err != nil {
-		return InsertRun{}, InsertRun{}, err
+		return InsertRun{}, InsertRun{}, InsertRun{}, err
 	}
 	b.scratch = append(b.scratch, name)
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return InsertRun{}, InsertRun{}, err
+		return InsertRun{}, InsertRun{}, InsertRun{}, err
 	}
 	pc.MaxConns = int32(b.cfg.IntakeClients)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return InsertRun{}, InsertRun{}, err
+		return InsertRun{}, InsertRun{}, InsertRun{}, err
 	}
 	defer pool.Close()
 	_, err = pool.Exec(ctx, `CREATE TABLE requests (
@@ -131,7 +136,7 @@ CREATE TABLE outbox (
     attempts integer NOT NULL DEFAULT 0, last_error text, sent_at timestamptz);
 CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
 	if err != nil {
-		return InsertRun{}, InsertRun{}, err
+		return InsertRun{}, InsertRun{}, InsertRun{}, err
 	}
 	const q = `INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
  personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
@@ -143,24 +148,39 @@ CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
 		return err
 	})
 	if err != nil {
-		return plain, InsertRun{}, err
+		return plain, InsertRun{}, InsertRun{}, err
 	}
-	tx, err := b.loop(ctx, func(ctx context.Context, w, i int) error {
-		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			id := newUUID()
-			_, err := tx.Exec(ctx, q, id, fmt.Sprintf("tx-%d-%d-%s", w, i, randomToken()), randBytes(12),
-				randBytes(360), fmt.Sprintf("tx-%s-%d-%d", b.runID, w, i), randBytes(32), time.Now(), randBytes(32))
-			if err != nil {
+	intakeTx := func(pool *pgxpool.Pool, tag string) func(ctx context.Context, w, i int) error {
+		return func(ctx context.Context, w, i int) error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				id := newUUID()
+				_, err := tx.Exec(ctx, q, id, fmt.Sprintf("%s-%d-%d-%s", tag, w, i, randomToken()), randBytes(12),
+					randBytes(360), fmt.Sprintf("%s-%s-%d-%d", tag, b.runID, w, i), randBytes(32), time.Now(), randBytes(32))
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, qOutbox, id, "bench.requests.submitted", id, "dsr.v1.RequestSubmitted", randBytes(520)); err != nil {
+					return err
+				}
+				_, err = tx.Exec(ctx, "SELECT pg_notify('bench_outbox', '')")
 				return err
-			}
-			if _, err := tx.Exec(ctx, qOutbox, id, "bench.requests.submitted", id, "dsr.v1.RequestSubmitted", randBytes(520)); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, "SELECT pg_notify('bench_outbox', '')")
-			return err
-		})
-	})
-	return plain, tx, err
+			})
+		}
+	}
+	tx, err := b.loop(ctx, intakeTx(pool, "tx"))
+	if err != nil {
+		return plain, tx, InsertRun{}, err
+	}
+	// The same with pgxpool's default size, as the intake opens its pool
+	// (pgdb.Open: max(4, CPUs) connections), still IntakeClients goroutines.
+	small, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return plain, tx, InsertRun{}, err
+	}
+	defer small.Close()
+	txSmall, err := b.loop(ctx, intakeTx(small, "txs"))
+	txSmall.Conns = int(small.Config().MaxConns)
+	return plain, tx, txSmall, err
 }
 
 // loop runs op from IntakeClients goroutines for IntakeDuration.

@@ -334,8 +334,13 @@ func recheckPark(ctx context.Context, cfg config, root string, res *Results) err
 	if remaining < 3*time.Minute {
 		return fmt.Errorf("only %s left: not enough for a recheck", remaining.Round(time.Second))
 	}
+	// The same number parked as the first measurement reached for.
+	n := cfg.ParkN
+	if res.Park != nil && res.Park.Target > n {
+		n = res.Park.Target
+	}
 	cache := cfg.ParkRecheckCache
-	if c := cfg.ParkN / 3; cache > c {
+	if c := n / 3; cache > c {
 		// The first checkpoint (half the target) must find the cache full,
 		// or the goroutine slope measures the cache filling up.
 		cache = c
@@ -347,7 +352,7 @@ func recheckPark(ctx context.Context, cfg config, root string, res *Results) err
 	out := strings.TrimSuffix(cfg.Out, ".json") + "-park-recheck.json"
 	logOut := strings.TrimSuffix(cfg.LogFile, ".log") + "-park-recheck.log"
 	args := []string{"-phases=park", "-sticky-cache=" + strconv.Itoa(cache), "-park-recheck-cache=0",
-		"-park-n=" + strconv.Itoa(cfg.ParkN), "-park-concurrency=" + strconv.Itoa(cfg.ParkConcurrency),
+		"-park-n=" + strconv.Itoa(n), "-park-concurrency=" + strconv.Itoa(cfg.ParkConcurrency),
 		"-park-sample=" + cfg.ParkSample.String(), "-park-timeout=" + min(cfg.ParkTimeout, remaining-90*time.Second).Round(time.Second).String(),
 		"-timeout=" + (remaining - 30*time.Second).Round(time.Second).String(),
 		"-out=" + out, "-log=" + logOut}

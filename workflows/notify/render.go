@@ -129,6 +129,8 @@ func view(n Notice, fs fields) map[string]any {
 			v["IsJP"] = d.Jurisdiction == kind.JP
 			v["IsGDPR"] = d.Jurisdiction == kind.GDPR
 			v["IsCCPA"] = d.Jurisdiction == kind.CCPA
+			// A CCPA opt-out has its own period (deadline.DueFor).
+			v["IsCCPAOptOut"] = d.Jurisdiction == kind.CCPA && d.RequestKind == kind.ThirdPartyStop
 		case fReceivedAt:
 			v[f] = formatDate(d.ReceivedAt, loc)
 		case fDueAt:

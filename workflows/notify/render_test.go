@@ -279,6 +279,25 @@ func TestGDPRDecisionMentionsTheSupervisoryAuthority(t *testing.T) {
 	}
 }
 
+// A CCPA opt-out is answered within 15 business days, without extension
+// (11 CCR 7026(f)); the receipt says so instead of the 45-day period.
+func TestCCPAOptOutReceiptGivesTheFifteenBusinessDayPeriod(t *testing.T) {
+	for _, loc := range locales {
+		for _, k := range []kind.Kind{kind.ThirdPartyStop, kind.Deletion} {
+			n := sampleNotice(Receipt, loc)
+			n.Data.Jurisdiction, n.Data.RequestKind = kind.CCPA, k
+			_, txt, _ := mustRender(t, n)
+			fifteen := map[string]string{LocaleJA: "15営業日以内", LocaleEN: "15 business days"}[loc]
+			fortyFive := map[string]string{LocaleJA: "45日以内", LocaleEN: "within 45 days"}[loc]
+			optOut := k == kind.ThirdPartyStop
+			if strings.Contains(txt, fifteen) != optOut || strings.Contains(txt, fortyFive) == optOut {
+				t.Errorf("%s CCPA %s receipt: 15 business days %v, 45 days %v:\n%s", loc, k,
+					strings.Contains(txt, fifteen), strings.Contains(txt, fortyFive), txt)
+			}
+		}
+	}
+}
+
 func TestJPRefusalExplainsTheReasonAndGivesTheContactPoint(t *testing.T) {
 	for _, o := range []grounds.Outcome{grounds.Refuse, grounds.PartiallyRefuse} {
 		for _, r := range grounds.AllRefusalReasons() {

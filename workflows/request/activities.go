@@ -155,7 +155,7 @@ func (a *Activities) Prepare(_ context.Context, in PrepareInput) (Prepared, erro
 	if err != nil {
 		return Prepared{}, temporal.NewNonRetryableApplicationError("unknown kind", "InvalidInput", err)
 	}
-	d, err := a.Deadline.Due(j, in.ReceivedAt)
+	d, err := a.Deadline.DueFor(j, k, in.ReceivedAt)
 	if err != nil {
 		return Prepared{}, temporal.NewNonRetryableApplicationError("deadline", "InvalidInput", err)
 	}

@@ -32,6 +32,11 @@ const (
 	ccpaDays = 45
 	// ccpaConfirmBusinessDays is the receipt confirmation period, 7021(a).
 	ccpaConfirmBusinessDays = 10
+	// ccpaOptOutBusinessDays: an opt-out of sale/sharing is complied with as
+	// soon as feasibly possible and no later than 15 business days from
+	// receipt, 11 CCR 7026(f)(1); no extension, and the 7021 receipt
+	// confirmation (know, delete, correct) does not apply.
+	ccpaOptOutBusinessDays = 15
 	gdprExtensionMonths     = 2
 )
 
@@ -148,6 +153,24 @@ func (p Policy) location(j kind.Jurisdiction) *time.Location {
 //     1; receipt confirmed within 10 business days; extendable once by 45
 //     days with notice inside the first 45.
 func (p Policy) Due(j kind.Jurisdiction, receivedAt time.Time) (Deadlines, error) {
+	return p.DueFor(j, "", receivedAt)
+}
+
+// DueFor is Due for a request of kind k, where the kind changes the period:
+//
+//   - CCPA opt-out of sale/sharing (third_party_stop): the end of the 15th
+//     US business day after receipt (weekdays; federal holidays are not
+//     skipped, which can only make the date earlier), not extendable, no
+//     receipt confirmation.
+//
+// Every other kind has its jurisdiction's period (Due).
+func (p Policy) DueFor(j kind.Jurisdiction, k kind.Kind, receivedAt time.Time) (Deadlines, error) {
+	if j == kind.CCPA && k == kind.ThirdPartyStop {
+		d := Deadlines{Jurisdiction: j, ReceivedAt: receivedAt}
+		d.AnswerDue = addWeekdaysEnd(receivedAt.In(p.location(j)), ccpaOptOutBusinessDays)
+		d.MaxDue = d.AnswerDue
+		return d, nil
+	}
 	d := Deadlines{Jurisdiction: j, ReceivedAt: receivedAt, ExtensionPossible: true}
 	switch j {
 	case kind.JP:

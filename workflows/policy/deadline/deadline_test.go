@@ -190,6 +190,48 @@ func TestCCPAAnswerIsDueOnThe45thDayCountingTheReceiptDay(t *testing.T) {
 	}
 }
 
+func TestCCPAOptOutIsDueOnThe15thBusinessDayAndCannotBeExtended(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   Policy
+		received time.Time
+		answer   time.Time
+	}{
+		{"Friday receipt: three weeks of weekdays", Policy{}, jstAt(2025, 1, 10, 10), endJST(2025, 1, 31)},
+		{"Saturday receipt counts from Monday", Policy{}, jstAt(2025, 6, 7, 10), endJST(2025, 6, 27)},
+		{"US federal holiday (4 July) is not skipped (conservative)", Policy{}, jstAt(2025, 6, 27, 10), endJST(2025, 7, 18)},
+		{"counted in the configured US zone", Policy{CCPALocation: pst}, time.Date(2025, 1, 10, 20, 0, 0, 0, pst), endIn(2025, 1, 31, pst)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := tt.policy.DueFor(kind.CCPA, kind.ThirdPartyStop, tt.received)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.AnswerDue.Equal(tt.answer) || !d.MaxDue.Equal(tt.answer) {
+				t.Errorf("AnswerDue = %v, MaxDue = %v; want both %v", d.AnswerDue, d.MaxDue, tt.answer)
+			}
+			if d.ExtensionPossible || !d.ConfirmationDue.IsZero() {
+				t.Errorf("opt-out must be neither extendable nor need a receipt confirmation: %+v", d)
+			}
+			if _, err := tt.policy.Extend(kind.CCPA, d, tt.received, "busy"); !errors.Is(err, ErrExtensionNotAllowed) {
+				t.Errorf("Extend = %v; want ErrExtensionNotAllowed", err)
+			}
+		})
+	}
+	// Other CCPA kinds, and third-party stops elsewhere, keep their law's period.
+	for _, c := range []struct {
+		j kind.Jurisdiction
+		k kind.Kind
+	}{{kind.CCPA, kind.Deletion}, {kind.CCPA, kind.Disclosure}, {kind.JP, kind.ThirdPartyStop}, {kind.GDPR, kind.ThirdPartyStop}} {
+		got, err := (Policy{}).DueFor(c.j, c.k, jstAt(2025, 1, 10, 10))
+		want := mustDue(t, Policy{}, c.j, jstAt(2025, 1, 10, 10))
+		if err != nil || !got.AnswerDue.Equal(want.AnswerDue) || got.ExtensionPossible != want.ExtensionPossible {
+			t.Errorf("DueFor(%s, %s) = %v (%v); want Due's %v", c.j, c.k, got.AnswerDue, err, want.AnswerDue)
+		}
+	}
+}
+
 func TestDueRejectsAnUnknownJurisdiction(t *testing.T) {
 	if _, err := (Policy{}).Due("UK", jstAt(2025, 6, 2, 10)); !errors.Is(err, ErrUnknownJurisdiction) {
 		t.Fatalf("err = %v", err)

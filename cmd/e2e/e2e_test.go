@@ -263,6 +263,19 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 	if runs != 1 {
 		t.Errorf("workflows for receipt %s = %d, want exactly 1", first.Receipt, runs)
 	}
+
+	// The workflow announced its end; the intake started the retention
+	// clock (policy §7) and keeps the personal data until it runs out.
+	deadline = time.Now().Add(30 * time.Second)
+	for countRows(t, "intake", "SELECT count(*) FROM requests WHERE id = $1 AND concluded_at IS NOT NULL AND conclusion = 'completed'", first.ID) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the intake never recorded that the request concluded")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := countRows(t, "intake", "SELECT count(*) FROM requests WHERE id = $1 AND purged_at IS NULL AND personal_sealed IS NOT NULL", first.ID); n != 1 {
+		t.Error("personal data purged at once instead of after the retention period")
+	}
 }
 
 func TestInvalidRequestIsRefusedWithFieldErrorsAndStoresNothing(t *testing.T) {

@@ -30,6 +30,12 @@ var (
 		Namespace: "madoguchi", Name: "requests_rejected_total",
 		Help: "Submissions refused, by reason (validation, idempotency, unavailable).",
 	}, []string{"reason"})
+	// RetentionPurged counts records whose personal data a retention purge
+	// removed, by what (request, processed_command).
+	RetentionPurged = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "madoguchi", Name: "retention_purged_total",
+		Help: "Records whose personal data was purged at the end of the retention period, by record type.",
+	}, []string{"record"})
 	// OutboxUnsent and OutboxOldestSeconds show the relay's lag.
 	OutboxUnsent = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "madoguchi", Name: "outbox_unsent",
@@ -92,7 +98,7 @@ func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		RequestsAccepted, RequestsRejected, OutboxUnsent, OutboxOldestSeconds, OutboxPublished,
 		Consumed, Redeliveries, ConsumerPending, HandlerSeconds, HolderResultSeconds, StageChanges,
-		DeadlineAlerts, NoticesSent)
+		DeadlineAlerts, NoticesSent, RetentionPurged)
 }
 
 // Handler serves the registry in the Prometheus text format.

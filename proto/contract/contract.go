@@ -58,6 +58,9 @@ func (n Namespace) AllResults() string { return n.Root + ".results.>" }
 // ErasureCompleted is where dsr.v1.ErasureCompleted is published.
 func (n Namespace) ErasureCompleted() string { return n.Root + ".events.erasure.completed" }
 
+// RequestConcluded is where dsr.v1.RequestConcluded is published.
+func (n Namespace) RequestConcluded() string { return n.Root + ".events.request.concluded" }
+
 // DeadLetter is where a consumer puts a message it cannot process, with the
 // reason in headers. source names the consumer, e.g. "dispatcher".
 func (n Namespace) DeadLetter(source string) string { return n.Root + ".deadletter." + source }

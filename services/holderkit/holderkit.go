@@ -85,6 +85,10 @@ type Holder struct {
 	// Actions this holder implements; any other action is reported as failed
 	// (not retryable) so the workflow escalates instead of waiting.
 	Actions map[dsrv1.Action]HandlerFunc
+	// Retention is how long processed commands (whose results may hold a
+	// sealed export) are kept for answering redeliveries; zero means
+	// DefaultRetention. See PurgeProcessed.
+	Retention time.Duration
 }
 
 // Migrate creates holderkit's table in the holder's database.
@@ -97,6 +101,7 @@ func (h *Holder) Run(ctx context.Context) error {
 	if err := h.Migrate(ctx); err != nil {
 		return fmt.Errorf("holderkit %s: %w", h.Name, err)
 	}
+	go h.purgeEvery(ctx, time.Hour)
 	return bus.Consumer{
 		Namespace: h.Namespace, Stream: h.Namespace.StreamCommands(), Durable: "holder-" + h.Name,
 		FilterSubjects: []string{h.Namespace.CommandsFor(h.Name)}, Log: h.Log,

@@ -37,6 +37,7 @@ type toy struct {
 	ns      contract.Namespace
 	ring    *seal.Ring
 	results jetstream.Consumer
+	hk      *holderkit.Holder
 
 	mu   sync.Mutex
 	seen []holderkit.Command
@@ -61,7 +62,9 @@ func startToy(t *testing.T, fail int) *toy {
 		t.Fatal(err)
 	}
 	hk := &holderkit.Holder{Name: holderName, Namespace: ns, JS: js, Pool: pool, Ring: h.ring, Log: testinfra.Logger(t),
-		Actions: map[dsrv1.Action]holderkit.HandlerFunc{dsrv1.Action_ACTION_ERASE: h.erase, dsrv1.Action_ACTION_CORRECT: h.erase}}
+		Retention: 365 * 24 * time.Hour,
+		Actions:   map[dsrv1.Action]holderkit.HandlerFunc{dsrv1.Action_ACTION_ERASE: h.erase, dsrv1.Action_ACTION_CORRECT: h.erase}}
+	h.hk = hk
 	testinfra.Go(t, hk.Run)
 	return h
 }

@@ -40,10 +40,15 @@ type Deps struct {
 	DisclosureFeeJPY int
 	// Limits are the per-client rate limits (zero: defaults).
 	Limits Limits
+	// Retention is how long personal data is kept after a request ended
+	// (zero: DefaultRetention); PurgeInterval how often the purge runs
+	// (zero: hourly).
+	Retention, PurgeInterval time.Duration
 }
 
-// Run migrates the database, then serves HTTP and relays the outbox until ctx
-// ends; then it drains HTTP requests in flight before returning.
+// Run migrates the database, then serves HTTP, relays the outbox, records
+// concluded requests and purges them after retention, until ctx ends; then
+// it drains HTTP requests in flight before returning.
 func Run(ctx context.Context, d Deps) error {
 	if err := pgdb.Migrate(ctx, d.Pool, migrations.FS); err != nil {
 		return fmt.Errorf("intake: %w", err)
@@ -70,6 +75,15 @@ func Run(ctx context.Context, d Deps) error {
 	})
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { svc.purgeKeptUploads(gctx); return nil })
+	g.Go(func() error { return svc.ConsumeConclusions(gctx, d.JS) })
+	retention, interval := d.Retention, d.PurgeInterval
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	g.Go(func() error { svc.purgeEvery(gctx, retention, interval); return nil })
 	return g.Wait()
 }
 

@@ -303,6 +303,27 @@ func (a *Activities) PublishErasureCompleted(ctx context.Context, in ErasureInpu
 	return id, nil
 }
 
+// ConcludedInput announces the end of a request (no personal data).
+type ConcludedInput struct {
+	RequestID    string    `json:"request_id"`
+	Receipt      string    `json:"receipt"`
+	Stage        string    `json:"stage"`
+	ClosedReason string    `json:"closed_reason"`
+	At           time.Time `json:"at"`
+}
+
+// PublishRequestConcluded tells the intake that the request has ended, so
+// that its retention clock starts; a retry is deduplicated by the event id.
+func (a *Activities) PublishRequestConcluded(ctx context.Context, in ConcludedInput) error {
+	id := in.RequestID + ".concluded"
+	ev := &dsrv1.RequestConcluded{EventId: id, RequestId: in.RequestID, Receipt: in.Receipt, Stage: in.Stage,
+		ClosedReason: in.ClosedReason, ConcludedAt: timestamppb.New(in.At)}
+	if _, err := bus.Publish(ctx, a.JS, a.Namespace.RequestConcluded(), id, in.RequestID, ev); err != nil {
+		return fmt.Errorf("publish request concluded: %w", err)
+	}
+	return nil
+}
+
 // RelatedInput asks for other requests about the same person.
 type RelatedInput struct {
 	Receipt      string    `json:"receipt"`

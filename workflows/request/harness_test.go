@@ -157,6 +157,7 @@ type harness struct {
 	packages  []request.PackageInput
 	purges    []purgeRec
 	erasures  []request.ErasureInput
+	concluded []request.ConcludedInput
 	extends   []request.ExtendInput
 	upserts   []upsertRec
 }
@@ -267,6 +268,13 @@ func (h *harness) mockActivities() {
 			defer h.mu.Unlock()
 			h.erasures = append(h.erasures, in)
 			return in.RequestID + ".erasure-completed", nil
+		})
+	env.OnActivity(acts.PublishRequestConcluded, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in request.ConcludedInput) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.concluded = append(h.concluded, in)
+			return nil
 		})
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()
@@ -598,6 +606,12 @@ func (h *harness) attempts(name, phase string) []string {
 }
 
 func at(attempt int, d time.Duration) string { return fmt.Sprintf("%d@%v", attempt, d) }
+
+func (h *harness) conclusions() []request.ConcludedInput {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.concluded)
+}
 
 func (h *harness) erasureEvents() []request.ErasureInput {
 	h.mu.Lock()

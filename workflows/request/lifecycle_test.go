@@ -370,6 +370,33 @@ func TestDeletionThatFindsNothingPublishesNoErasureEvent(t *testing.T) {
 	h.onlyNotice(request.NoticeCompletion)
 }
 
+// Every request announces its end once, completed or closed, so that the
+// intake can start the retention clock on its personal data (policy §7).
+func TestEveryConcludedRequestIsAnnouncedOnceWithHowItEnded(t *testing.T) {
+	t.Run("completed", func(t *testing.T) {
+		h := deletionJP(t)
+		h.verifiedAndApproved()
+		h.answer(decidedAt+time.Minute, h.result("act", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+		h.run()
+		h.completed()
+		c := h.conclusions()
+		if len(c) != 1 || c[0].Stage != string(request.StageCompleted) || c[0].ClosedReason != "" ||
+			c[0].RequestID != requestID || c[0].Receipt != h.in.GetReceipt() || c[0].At.IsZero() {
+			t.Errorf("conclusions = %+v; want one, completed", c)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		h := newHarness(t, submitted(dsrv1.RequestKind_REQUEST_KIND_DELETION, contract.JurisdictionJP))
+		h.withdraw(30 * time.Second)
+		h.run()
+		h.closedAs(request.ClosedWithdrawn)
+		c := h.conclusions()
+		if len(c) != 1 || c[0].Stage != string(request.StageClosed) || c[0].ClosedReason != request.ClosedWithdrawn {
+			t.Errorf("conclusions = %+v; want one, closed as withdrawn", c)
+		}
+	})
+}
+
 // 利用目的の通知 is answered from the privacy policy: no holder is asked,
 // the completion notice is the answer (the Art. 38 fee applies).
 func TestPurposeNoticeCompletesWithACompletionNoticeAndNoHolders(t *testing.T) {

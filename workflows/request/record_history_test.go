@@ -86,6 +86,10 @@ func (c *cannedActivities) PublishErasureCompleted(_ context.Context, in request
 	return in.RequestID + ".erasure-completed", nil
 }
 
+func (c *cannedActivities) PublishRequestConcluded(context.Context, request.ConcludedInput) error {
+	return nil
+}
+
 func (c *cannedActivities) ExtendDeadline(ctx context.Context, in request.ExtendInput) (request.Extended, error) {
 	return (&request.Activities{}).ExtendDeadline(ctx, in)
 }

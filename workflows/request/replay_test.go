@@ -27,19 +27,35 @@ func quietLogger() log.Logger {
 	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
+// historyBeforeConclusionEvent was recorded before the RequestConcluded
+// announcement (ChangeAnnounceConclusion): requests that started then must
+// still replay, and skip the announcement.
+const historyBeforeConclusionEvent = "testdata/deletion_history_before_conclusion_event.json"
+
 func replay(t *testing.T, fn any) error {
 	t.Helper()
-	if _, err := os.Stat(deletionHistory); err != nil {
+	return replayFile(t, fn, deletionHistory)
+}
+
+func replayFile(t *testing.T, fn any, file string) error {
+	t.Helper()
+	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("%v: record it with MADOGUCHI_RECORD_HISTORY=1 go test -run TestRecordDeletionHistory", err)
 	}
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: contract.WorkflowType})
-	return replayer.ReplayWorkflowHistoryFromJSONFile(quietLogger(), deletionHistory)
+	return replayer.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
 }
 
 func TestRecordedDeletionHistoryReplaysWithTheCurrentWorkflow(t *testing.T) {
 	if err := replay(t, request.DataSubjectRequest); err != nil {
 		t.Fatalf("the current workflow no longer replays a recorded deletion: %v", err)
+	}
+}
+
+func TestHistoryFromBeforeTheConclusionEventStillReplays(t *testing.T) {
+	if err := replayFile(t, request.DataSubjectRequest, historyBeforeConclusionEvent); err != nil {
+		t.Fatalf("a request started before the conclusion event no longer replays: %v", err)
 	}
 }
 

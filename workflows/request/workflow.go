@@ -19,6 +19,10 @@ import (
 	"madoguchi.dev/workflows/policy/verification"
 )
 
+// ChangeAnnounceConclusion is the workflow.GetVersion change id of the
+// RequestConcluded event published when a request ends.
+const ChangeAnnounceConclusion = "announce-conclusion"
+
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 
@@ -70,6 +74,15 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	out, err := r.lifecycle(ctx, actx)
 	if err != nil {
 		return nil, err
+	}
+	// Added while requests were running: histories recorded before it have
+	// no marker here and replay without the announcement.
+	if workflow.GetVersion(ctx, ChangeAnnounceConclusion, workflow.DefaultVersion, 1) == 1 {
+		err := workflow.ExecuteActivity(actx, a.PublishRequestConcluded, ConcludedInput{RequestID: in.GetRequestId(),
+			Receipt: in.GetReceipt(), Stage: string(out.Stage), ClosedReason: out.ClosedReason, At: workflow.Now(ctx)}).Get(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("announce conclusion: %w", err)
+		}
 	}
 	// Let update handlers in flight answer before the workflow closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })

@@ -69,6 +69,9 @@ type Config struct {
 	EntrustedWait     time.Duration `env:"ENTRUSTED_WAIT" envDefault:"240h"`
 	PackageTTL        time.Duration `env:"PACKAGE_TTL" envDefault:"720h"`
 	JPTargetDays      int           `env:"JP_TARGET_BUSINESS_DAYS" envDefault:"10"`
+	// Retention: personal data of a concluded request (intake) and holders'
+	// processed commands are purged this long after (privacy policy §7).
+	Retention time.Duration `env:"MADOGUCHI_RETENTION" envDefault:"8760h"`
 
 	IntakeAddr        string `env:"INTAKE_ADDR" envDefault:"127.0.0.1:8080"`
 	IntakeDatabaseURL string `env:"INTAKE_DATABASE_URL"`
@@ -220,7 +223,7 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
 		Requests:         intake.TemporalRequests{Client: tc},
 		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
-		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY})
+		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention})
 }
 
 // RunBridge dispatches requests to Temporal and results to workflows.
@@ -292,7 +295,8 @@ func (rt *Runtime) RunHolder(ctx context.Context, name string) error {
 		return err
 	}
 	defer nc.Drain()
-	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: rt.Ring, Log: log, Actions: svc.Actions()}
+	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: rt.Ring, Log: log, Actions: svc.Actions(),
+		Retention: rt.Config.Retention}
 	log.Info().Msg("holder consuming commands")
 	return h.Run(ctx)
 }

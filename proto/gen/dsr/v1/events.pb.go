@@ -116,6 +116,97 @@ func (x *ErasureCompleted) GetCompletedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// RequestConcluded is published on <root>.events.request.concluded when a
+// request's workflow ends, completed or closed. The intake starts its
+// retention clock from it (privacy policy §7: personal data is kept only as
+// long as the purpose needs, then purged). No personal data.
+// Nats-Msg-Id is event_id.
+type RequestConcluded struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EventId   string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	RequestId string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Receipt   string                 `protobuf:"bytes,3,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// "completed" or "closed".
+	Stage string `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	// Why a closed request closed ("unverified", "withdrawn", ...); empty when completed.
+	ClosedReason  string                 `protobuf:"bytes,5,opt,name=closed_reason,json=closedReason,proto3" json:"closed_reason,omitempty"`
+	ConcludedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=concluded_at,json=concludedAt,proto3" json:"concluded_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestConcluded) Reset() {
+	*x = RequestConcluded{}
+	mi := &file_dsr_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestConcluded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestConcluded) ProtoMessage() {}
+
+func (x *RequestConcluded) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestConcluded.ProtoReflect.Descriptor instead.
+func (*RequestConcluded) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RequestConcluded) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *RequestConcluded) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RequestConcluded) GetReceipt() string {
+	if x != nil {
+		return x.Receipt
+	}
+	return ""
+}
+
+func (x *RequestConcluded) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *RequestConcluded) GetClosedReason() string {
+	if x != nil {
+		return x.ClosedReason
+	}
+	return ""
+}
+
+func (x *RequestConcluded) GetConcludedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConcludedAt
+	}
+	return nil
+}
+
 var File_dsr_v1_events_proto protoreflect.FileDescriptor
 
 const file_dsr_v1_events_proto_rawDesc = "" +
@@ -128,7 +219,15 @@ const file_dsr_v1_events_proto_rawDesc = "" +
 	"\areceipt\x18\x03 \x01(\tR\areceipt\x12-\n" +
 	"\x12subject_pseudonyms\x18\x04 \x03(\tR\x11subjectPseudonyms\x12\x18\n" +
 	"\aholders\x18\x05 \x03(\tR\aholders\x12=\n" +
-	"\fcompleted_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAtB&Z$madoguchi.dev/proto/gen/dsr/v1;dsrv1b\x06proto3"
+	"\fcompleted_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\"\xe0\x01\n" +
+	"\x10RequestConcluded\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x18\n" +
+	"\areceipt\x18\x03 \x01(\tR\areceipt\x12\x14\n" +
+	"\x05stage\x18\x04 \x01(\tR\x05stage\x12#\n" +
+	"\rclosed_reason\x18\x05 \x01(\tR\fclosedReason\x12=\n" +
+	"\fconcluded_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vconcludedAtB&Z$madoguchi.dev/proto/gen/dsr/v1;dsrv1b\x06proto3"
 
 var (
 	file_dsr_v1_events_proto_rawDescOnce sync.Once
@@ -142,18 +241,20 @@ func file_dsr_v1_events_proto_rawDescGZIP() []byte {
 	return file_dsr_v1_events_proto_rawDescData
 }
 
-var file_dsr_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_dsr_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_dsr_v1_events_proto_goTypes = []any{
 	(*ErasureCompleted)(nil),      // 0: dsr.v1.ErasureCompleted
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(*RequestConcluded)(nil),      // 1: dsr.v1.RequestConcluded
+	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
 }
 var file_dsr_v1_events_proto_depIdxs = []int32{
-	1, // 0: dsr.v1.ErasureCompleted.completed_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: dsr.v1.ErasureCompleted.completed_at:type_name -> google.protobuf.Timestamp
+	2, // 1: dsr.v1.RequestConcluded.concluded_at:type_name -> google.protobuf.Timestamp
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_events_proto_init() }
@@ -167,7 +268,7 @@ func file_dsr_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsr_v1_events_proto_rawDesc), len(file_dsr_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -63,6 +63,15 @@ func delayFor(delivered uint64) time.Duration {
 
 // Ensure creates or updates the durable consumer.
 func (c Consumer) Ensure(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config())
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	return cons, nil
+}
+
+// Config is the JetStream configuration Ensure declares.
+func (c Consumer) Config() jetstream.ConsumerConfig {
 	maxDeliver := c.MaxDeliver
 	if maxDeliver <= 0 {
 		maxDeliver = 10
@@ -86,11 +95,7 @@ func (c Consumer) Ensure(ctx context.Context, js jetstream.JetStream) (jetstream
 	} else {
 		cfg.FilterSubjects = c.FilterSubjects
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s on %s: %w", c.Durable, c.Stream, err)
-	}
-	return cons, nil
+	return cfg
 }
 
 // Run consumes until ctx is cancelled, then lets the handler in flight finish.

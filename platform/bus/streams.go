@@ -85,12 +85,28 @@ func StreamConfigs(ns contract.Namespace, o StreamOptions) []jetstream.StreamCon
 	return []jetstream.StreamConfig{req, cmd, res, ev, dl}
 }
 
-// DeclareStreams creates or updates every stream; safe to run at every start.
+// PackagesConfig is the object store of sealed disclosure packages, with
+// the same storage and replicas as the streams.
+func PackagesConfig(ns contract.Namespace, o StreamOptions) jetstream.ObjectStoreConfig {
+	o = o.withDefaults()
+	return jetstream.ObjectStoreConfig{
+		Bucket: ns.PackagesBucket(), Description: "Sealed disclosure packages",
+		Storage: o.Storage, Replicas: o.Replicas,
+		// A backstop only: each package is purged by its workflow at expiry.
+		TTL: 90 * 24 * time.Hour,
+	}
+}
+
+// DeclareStreams creates or updates every stream and the packages object
+// store; safe to run at every start.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, ns contract.Namespace, o StreamOptions) error {
 	for _, cfg := range StreamConfigs(ns, o) {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
 		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, PackagesConfig(ns, o)); err != nil {
+		return fmt.Errorf("bus: declare object store %s: %w", ns.PackagesBucket(), err)
 	}
 	return nil
 }

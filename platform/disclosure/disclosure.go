@@ -56,12 +56,8 @@ func ID(token string) string {
 }
 
 func (s *Store) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
-	st, err := s.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: s.Namespace.PackagesBucket(), Description: "Sealed disclosure packages",
-		Storage: jetstream.FileStorage,
-		// A backstop only: each package is purged by its workflow at expiry.
-		TTL: 90 * 24 * time.Hour,
-	})
+	// Declared with the streams (bus.DeclareStreams), replicas included.
+	st, err := s.JS.ObjectStore(ctx, s.Namespace.PackagesBucket())
 	if err != nil {
 		return nil, fmt.Errorf("disclosure: packages store: %w", err)
 	}

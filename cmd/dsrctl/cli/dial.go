@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"madoguchi.dev/cmd/internal/temporalconn"
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
@@ -30,8 +31,16 @@ func Dial(ctx context.Context, c Conn) (Backend, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("staff database: %w", err)
 	}
-	tc, err := client.DialContext(ctx, client.Options{HostPort: c.Temporal, Namespace: c.Namespace,
-		DataConverter: dc, Logger: quiet{}})
+	co := client.Options{HostPort: c.Temporal, Namespace: c.Namespace, DataConverter: dc, Logger: quiet{}}
+	conn, err := temporalconn.FromEnv()
+	if err == nil {
+		err = conn.Apply(&co)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	tc, err := client.DialContext(ctx, co)
 	if err != nil {
 		pool.Close()
 		return nil, nil, fmt.Errorf("Temporal at %s: %w", c.Temporal, err)

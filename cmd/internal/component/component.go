@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 
+	"madoguchi.dev/cmd/internal/temporalconn"
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/disclosure"
@@ -42,6 +43,8 @@ type Config struct {
 	NATSURL           string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// Temporal holds TLS / API key settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY).
+	Temporal temporalconn.Options
 	// SubjectRoot namespaces NATS subjects and streams ("dsr").
 	SubjectRoot string `env:"MADOGUCHI_SUBJECT_ROOT" envDefault:"dsr"`
 	// Keys is the seal key ring "id:base64,id:base64", first one active.
@@ -161,12 +164,16 @@ func (rt *Runtime) connectNATS(ctx context.Context, name string) (*nats.Conn, je
 
 // DialTemporal connects a client with the payload codec and zerolog.
 func (rt *Runtime) DialTemporal(ctx context.Context) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+	co := client.Options{
 		HostPort: rt.Config.TemporalAddress, Namespace: rt.Config.TemporalNamespace,
 		DataConverter:  codec.DataConverter(rt.Ring),
 		MetricsHandler: metrics.TemporalHandler{},
 		Logger:         logging.Temporal{L: rt.Log.With().Str("part", "temporal-sdk").Logger().Level(zerolog.WarnLevel)},
-	})
+	}
+	if err := rt.Config.Temporal.Apply(&co); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("dial Temporal at %s: %w", rt.Config.TemporalAddress, err)
 	}

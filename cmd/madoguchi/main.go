@@ -50,6 +50,13 @@ func main() {
 }
 
 func run(ctx context.Context, cmd string, args []string) error {
+	if cmd != "keygen" {
+		flush, err := setupTracing(ctx, cmd, args)
+		if err != nil {
+			return err
+		}
+		defer flush()
+	}
 	switch cmd {
 	case "dev":
 		return dev(ctx)

@@ -11,8 +11,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 )
 
@@ -132,6 +135,17 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, h Handler, maxDeliver int) {
 	log := c.Log.With().Str("consumer", c.Durable).Str("subject", msg.Subject()).
 		Str("request_id", msg.Headers().Get(contract.HeaderRequestID)).Logger()
+	// The handler runs in the producer's trace, under a consumer span.
+	ctx, span := c.startSpan(ctx, msg)
+	outcome := "retry"
+	defer func() {
+		span.SetAttributes(tracing.AttrOutcome.String(outcome))
+		if outcome != "ack" {
+			EndSpan(span, errors.New(outcome))
+			return
+		}
+		span.End()
+	}()
 	start := time.Now()
 	err := safeCall(ctx, h, msg)
 	metrics.HandlerSeconds.WithLabelValues(c.Durable).Observe(time.Since(start).Seconds())
@@ -139,6 +153,7 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 		metrics.Redeliveries.WithLabelValues(c.Durable).Inc()
 	}
 	if err == nil {
+		outcome = "ack"
 		metrics.Consumed.WithLabelValues(c.Durable, "ack").Inc()
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn().Err(aerr).Msg("ack failed; message will be redelivered")
@@ -164,6 +179,7 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 			return
 		}
 		log.Warn().Str("reason", reason).Msg("message dead-lettered")
+		outcome = "dead_letter"
 		metrics.Consumed.WithLabelValues(c.Durable, "dead_letter").Inc()
 		_ = msg.Term()
 		return
@@ -175,6 +191,39 @@ func (c Consumer) handle(ctx context.Context, js jetstream.JetStream, msg jetstr
 	log.Warn().Err(err).Uint64("delivered", delivered).Msg("handler failed; will retry")
 	metrics.Consumed.WithLabelValues(c.Durable, "retry").Inc()
 	_ = msg.NakWithDelay(delayFor(delivered))
+}
+
+// startSpan continues the trace in msg's headers with a consumer span
+// "process <subject>". Its attributes are the subject, the consumer and a
+// well-formed request id: nothing from the body.
+func (c Consumer) startSpan(ctx context.Context, msg jetstream.Msg) (context.Context, trace.Span) {
+	ctx = tracing.Extract(ctx, msg.Headers())
+	attrs := []attribute.KeyValue{tracing.AttrSystem.String("nats"), tracing.AttrSubject.String(msg.Subject()),
+		tracing.AttrConsumer.String(c.Durable)}
+	if id := msg.Headers().Get(contract.HeaderRequestID); looksLikeID(id) {
+		attrs = append(attrs, tracing.AttrRequestID.String(id))
+	}
+	return tracing.Tracer().Start(ctx, "process "+msg.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attrs...))
+}
+
+// looksLikeID accepts a request id as the intake makes it (a UUID): a
+// header is only a claim, and a span attribute must never carry free text.
+func looksLikeID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // safeCall turns a handler panic into a poison error: one bad message must

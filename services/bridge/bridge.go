@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -19,6 +20,7 @@ import (
 
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
@@ -69,6 +71,9 @@ func (b *Bridge) Dispatch(ctx context.Context, msg jetstream.Msg) error {
 		return bus.Poison("RequestSubmitted has a malformed receipt or request id")
 	}
 	id := contract.WorkflowID(ev.GetReceipt())
+	// ctx is the consumer span in the request's trace; the tracing
+	// interceptor carries it into the workflow's headers.
+	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrRequestID.String(ev.GetRequestId()), tracing.AttrReceipt.String(ev.GetReceipt()))
 	log := b.Log.With().Str("request_id", ev.GetRequestId()).Str("workflow_id", id).Logger()
 	_, err := b.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
@@ -108,6 +113,8 @@ func (b *Bridge) DeliverResult(ctx context.Context, msg jetstream.Msg) error {
 		return bus.Poison("HolderResult has a malformed receipt or holder name")
 	}
 	id := contract.WorkflowID(res.GetReceipt())
+	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrReceipt.String(res.GetReceipt()), tracing.AttrHolder.String(res.GetHolder()),
+		tracing.AttrAction.String(contract.ActionName(res.GetAction())), tracing.AttrOutcome.String(res.GetOutcome().String()))
 	err := b.Temporal.SignalWorkflow(ctx, id, "", contract.SignalHolderResult, &res)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {

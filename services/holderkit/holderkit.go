@@ -19,12 +19,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit/migrations"
@@ -137,6 +139,10 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	log := h.Log.With().Str("request_id", pc.GetRequestId()).Str("command_id", pc.GetCommandId()).
 		Str("action", contract.ActionName(pc.GetAction())).Logger()
 	action := contract.ActionName(pc.GetAction())
+	// ctx carries the workflow's trace (bus.Consumer extracted it); the
+	// consumer span gets the holder and action, never the identifiers.
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(tracing.AttrHolder.String(h.Name), tracing.AttrAction.String(action))
 	if inc := pc.GetIncludeEntrusted(); len(inc) > 0 {
 		sorted := append([]string(nil), inc...)
 		slices.Sort(sorted)
@@ -155,6 +161,7 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 			return fmt.Errorf("stored result unreadable: %w", err)
 		}
 		res.CommandId, res.Replayed = pc.GetCommandId(), true
+		span.SetAttributes(tracing.AttrOutcome.String(res.GetOutcome().String()))
 		log.Info().Msg("command already processed; result reported again")
 		return h.publish(ctx, &res)
 	case !errors.Is(err, pgx.ErrNoRows):
@@ -208,6 +215,7 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("carry out command: %w", err)
 	}
+	span.SetAttributes(tracing.AttrOutcome.String(res.GetOutcome().String()))
 	log.Info().Str("outcome", res.GetOutcome().String()).Int32("records", res.GetRecordsAffected()).Msg("command carried out")
 	// If this publish fails the message is redelivered, and the stored result
 	// is reported from the processed table above.

@@ -88,7 +88,7 @@ func (h *HTTP) build() {
 		}
 		h.renderMessage(w, http.StatusForbidden, localeOf(r), "forbidden_title", "forbidden_text")
 	}))
-	h.handler = securityHeaders(csrf.Handler(h.rateLimit(mux)))
+	h.handler = traced(securityHeaders(csrf.Handler(h.rateLimit(mux))))
 }
 
 // handleReady reports ready only when the database and NATS both answer.

@@ -36,10 +36,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/outbox"
@@ -170,6 +172,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		}
 		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
 	}
+	// The HTTP server span names the request by its ids only.
+	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrRequestID.String(gotID), tracing.AttrReceipt.String(gotReceipt))
 	log := s.Log.Info().Str("request_id", gotID).Str("receipt", gotReceipt).Str("kind", sub.Kind).
 		Bool("agent", sub.Agent != nil).Int("documents", len(sub.Documents))
 	if existing {

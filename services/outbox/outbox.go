@@ -6,7 +6,9 @@
 // before marking sent publishes again, and the stream drops the duplicate.
 //
 // The table (see services/intake/migrations) needs the columns id, request_id,
-// subject, msg_id, msg_type, payload, attempts, last_error, sent_at.
+// subject, msg_id, msg_type, payload, attempts, last_error, sent_at, and the
+// nullable traceparent and tracestate (the W3C trace context of the
+// transaction's caller, so that the relayed message continues its trace).
 package outbox
 
 import (
@@ -15,13 +17,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
+
+	"madoguchi.dev/platform/tracing"
 )
 
 // NotifyChannel is the LISTEN/NOTIFY channel that wakes the relay at commit.
 const NotifyChannel = "outbox"
 
 const qEnqueue = `-- name: Enqueue
-INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload) VALUES ($1, $2, $3, $4, $5)`
+INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`
 
 const qNotify = `-- name: Notify
 SELECT pg_notify('` + NotifyChannel + `', '')`
@@ -34,7 +39,8 @@ func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m
 		return fmt.Errorf("outbox: marshal: %w", err)
 	}
 	typ := string(m.ProtoReflect().Descriptor().FullName())
-	if _, err := tx.Exec(ctx, qEnqueue, requestID, subject, msgID, typ, data); err != nil {
+	traceparent, tracestate := tracing.TraceParent(ctx)
+	if _, err := tx.Exec(ctx, qEnqueue, requestID, subject, msgID, typ, data, traceparent, tracestate); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	// Delivered only when tx commits: the relay wakes exactly when there is

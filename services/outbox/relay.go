@@ -11,13 +11,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
+	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 )
 
 const qClaim = `-- name: ClaimBatch
-SELECT id, request_id::text, subject, msg_id, msg_type, payload
+SELECT id, request_id::text, subject, msg_id, msg_type, payload,
+       coalesce(traceparent, ''), coalesce(tracestate, '')
 FROM outbox WHERE sent_at IS NULL
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 
@@ -45,6 +49,8 @@ type row struct {
 	id                                 int64
 	requestID, subject, msgID, msgType string
 	payload                            []byte
+	// traceparent and tracestate: the trace of the HTTP request that wrote the row.
+	traceparent, tracestate string
 }
 
 // Run relays until ctx is cancelled. Several relays may run at once (one per
@@ -97,7 +103,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	}
 	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
 		var x row
-		err := rw.Scan(&x.id, &x.requestID, &x.subject, &x.msgID, &x.msgType, &x.payload)
+		err := rw.Scan(&x.id, &x.requestID, &x.subject, &x.msgID, &x.msgType, &x.payload, &x.traceparent, &x.tracestate)
 		return x, err
 	})
 	if err != nil {
@@ -109,12 +115,25 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	// Publish the whole batch asynchronously, then wait for every ack: one
 	// round trip per batch instead of one per message.
 	futures := make([]jetstream.PubAckFuture, len(batch))
+	// Each message continues its request's trace: a producer span under the
+	// context stored with the row, injected into the message's headers.
+	spans := make([]trace.Span, len(batch))
+	defer func() {
+		for _, s := range spans {
+			if s != nil {
+				bus.EndSpan(s, errors.New("not acked"))
+			}
+		}
+	}()
 	for i, x := range batch {
+		var pctx context.Context
+		pctx, spans[i] = bus.StartPublishSpan(tracing.WithTraceParent(ctx, x.traceparent, x.tracestate), x.subject, x.requestID)
 		msg := nats.NewMsg(x.subject)
 		msg.Data = x.payload
 		msg.Header.Set("Content-Type", contract.ContentType)
 		msg.Header.Set(contract.HeaderType, x.msgType)
 		msg.Header.Set(contract.HeaderRequestID, x.requestID)
+		tracing.Inject(pctx, msg.Header)
 		if futures[i], err = r.JS.PublishMsgAsync(msg, jetstream.WithMsgID(x.msgID)); err != nil {
 			return 0, fmt.Errorf("outbox: publish %d: %w", x.id, err)
 		}
@@ -125,6 +144,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		select {
 		case <-f.Ok():
 			sent = append(sent, batch[i].id)
+			spans[i].End()
+			spans[i] = nil
 		case perr := <-f.Err():
 			if firstErr == nil {
 				firstErr = perr

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"madoguchi.dev/cmd/internal/temporalconn"
 	"madoguchi.dev/platform/bus"
@@ -28,6 +29,7 @@ import (
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 	"madoguchi.dev/services/bridge"
 	"madoguchi.dev/services/holderkit"
@@ -162,10 +164,17 @@ func (rt *Runtime) connectNATS(ctx context.Context, name string) (*nats.Conn, je
 	return nc, js, nil
 }
 
-// DialTemporal connects a client with the payload codec and zerolog.
+// DialTemporal connects a client with the payload codec and zerolog. Its
+// OpenTelemetry interceptor carries the caller's trace into workflow
+// headers, and gives the workers made from it workflow and activity spans.
 func (rt *Runtime) DialTemporal(ctx context.Context) (client.Client, error) {
+	tracer, err := tracing.TemporalInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("temporal tracing: %w", err)
+	}
 	co := client.Options{
-		HostPort: rt.Config.TemporalAddress, Namespace: rt.Config.TemporalNamespace,
+		Interceptors: []interceptor.ClientInterceptor{tracer},
+		HostPort:     rt.Config.TemporalAddress, Namespace: rt.Config.TemporalNamespace,
 		DataConverter:  codec.DataConverter(rt.Ring),
 		MetricsHandler: metrics.TemporalHandler{},
 		Logger:         logging.Temporal{L: rt.Log.With().Str("part", "temporal-sdk").Logger().Level(zerolog.WarnLevel)},

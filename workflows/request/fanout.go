@@ -69,15 +69,19 @@ func (r *run) fanOut(ctx, actx workflow.Context, spec fanOutSpec) map[string]*ds
 		w.timer = workflow.NewTimerWithOptions(tctx, w.plan.SLA, workflow.TimerOptions{Summary: "HolderSLA " + w.plan.Name})
 		w.cancel = cancel
 	}
+	// Every holder's state is reset before the first command goes out: send
+	// yields, and a staff update handled then must not see a holder's answer
+	// from the previous round as an answer to this one.
 	for _, h := range spec.Holders {
 		if spec.Track && r.holder(h.Name) == nil {
 			r.holders = append(r.holders, &holderState{Name: h.Name, Action: spec.Action})
 		} else if spec.Track {
 			*r.holder(h.Name) = holderState{Name: h.Name, Action: spec.Action}
 		}
-		w := &holderWait{plan: h}
-		waits[h.Name] = w
-		send(w)
+		waits[h.Name] = &holderWait{plan: h}
+	}
+	for _, h := range spec.Holders {
+		send(waits[h.Name])
 	}
 	resultCh := workflow.GetSignalChannel(ctx, contract.SignalHolderResult)
 	for len(waits) > 0 && ctx.Err() == nil {

@@ -131,6 +131,26 @@ func TestRetryHolderUpdateResendsTheCommand(t *testing.T) {
 	}
 }
 
+// While the first commands of a round are still being sent, staff may
+// already resend to a holder later in the list: its answer from the locate
+// round is not an answer to this one.
+func TestRetryHolderDuringTheFirstSendsIsNotRefusedWithTheLocateAnswer(t *testing.T) {
+	h := deletionJP(t)
+	h.Holders = []request.HolderPlan{holder("members"), holder("billing")}
+	h.Slow = []slowSend{{Holder: "members", Attempt: 1, D: 10 * time.Second}}
+	h.verifiedAndApproved()
+	retried := h.retryHolder(decidedAt+5*time.Second, "billing")
+	h.answer(sent+time.Minute, h.result("act", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(sent+time.Minute, h.result("act", "billing", 2, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	retried.succeeded(t)
+	if got := h.attempts("billing", "act"); len(got) != 2 {
+		t.Errorf("commands to billing = %v; want the first and the resent one", got)
+	}
+}
+
 func TestRetryableFailureIsResentAtOnce(t *testing.T) {
 	h := deletionJP(t)
 	h.verifiedAndApproved()

@@ -6,12 +6,9 @@ package accesslog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -71,69 +68,24 @@ const qSuspend = `-- name: Suspend
 UPDATE linked_members SET analytics_suspended_at = coalesce(analytics_suspended_at, now())
 WHERE member_id = ANY($1)`
 
+// linked finds the person's rows for every action.
+var linked = holderkit.Lookup{Holder: Name, Noun: "linked members", FindSQL: qFindLinked, LocateSQL: qLocateLinked,
+	Found: "linked member found", Missing: "no linked member matches"}
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_LOCATE:  locate,
+		dsrv1.Action_ACTION_LOCATE:  linked.Locate,
 		dsrv1.Action_ACTION_EXPORT:  export,
 		dsrv1.Action_ACTION_SUSPEND: suspend,
 		dsrv1.Action_ACTION_ERASE:   erase,
 	}
 }
 
-var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no linked member matches"}
-
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	mid, email := keys(s)
-	rows, err := tx.Query(ctx, qFindLinked, mid, email)
-	if err != nil {
-		return nil, dbErr("find linked members", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbErr("find linked members", err)
-	}
-	return ids, nil
-}
-
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
-func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
-	rows, err := tx.Query(ctx, qLocateLinked, mid, email)
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate linked members", err)
-	}
-	var matched, mismatched int
-	var rowMID, rowEmail string
-	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
-		if agrees(mid, rowMID) && agrees(email, rowEmail) {
-			matched++
-		} else {
-			mismatched++
-		}
-		return nil
-	}); err != nil {
-		return holderkit.Result{}, dbErr("locate linked members", err)
-	}
-	switch {
-	case mismatched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
-	case matched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "linked member found", RecordsAffected: matched}, nil
-	}
-	return notFound, nil
-}
-
 func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return linked.NotFound(), err
 	}
 	var doc json.RawMessage
 	if err := tx.QueryRow(ctx, qExport, ids).Scan(&doc); err != nil {
@@ -153,9 +105,9 @@ func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Re
 // erase anonymises the member's log lines (kept only as anonymous
 // statistics) and deletes the link and every identifier linked to them.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return linked.NotFound(), err
 	}
 	var idents int
 	if err := tx.QueryRow(ctx, qCountIdentifiers, ids).Scan(&idents); err != nil {
@@ -177,9 +129,9 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return linked.NotFound(), err
 	}
 	tag, err := tx.Exec(ctx, qSuspend, ids)
 	if err != nil {
@@ -189,12 +141,5 @@ func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 		Reason: "access data and identifiers excluded from analytics and marketing use; security logging continues"}, nil
 }
 
-// dbErr wraps a database error without the server's message, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

@@ -1,24 +1,18 @@
 package accesslog_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/bus"
-	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/platform/testinfra"
-	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/accesslog"
 	"madoguchi.dev/services/accesslog/migrations"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 )
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
@@ -30,34 +24,17 @@ func seeded(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_accesslog", migrations.FS)
 }
 
+// holder is accesslog under test.
+var holder = holdertest.Holder{Name: accesslog.Name, Actions: accesslog.Actions()}
+
 // run carries out one action inside a transaction, as holderkit does.
 func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject) holderkit.Result {
 	t.Helper()
-	handler, ok := accesslog.Actions()[action]
-	if !ok {
-		t.Fatalf("accesslog does not implement %v", action)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.accesslog.1", RequestID: "req-t", Action: action, Attempt: 1, Subject: subject})
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return holder.Run(t, pool, holderkit.Command{Action: action, Subject: subject})
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
+// count runs a counting query (holdertest.Count).
+var count = holdertest.Count
 
 func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()
@@ -154,39 +131,11 @@ func TestLocate(t *testing.T) {
 func TestEraseThroughHolderkit(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	res, _ := throughHolder(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
+	res, _ := holder.Through(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_DONE || res.GetRecordsAffected() != 7 || res.GetHolder() != accesslog.Name {
 		t.Errorf("result = %v", res)
 	}
 	if n := count(t, pool, "SELECT count(*) FROM web_identifiers WHERE member_id = 'M-1001'"); n != 0 {
 		t.Error("identifiers still linked")
 	}
-}
-
-// throughHolder sends one command through embedded JetStream to a running
-// holderkit.Holder and returns the result it publishes.
-func throughHolder(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject) (*dsrv1.HolderResult, *seal.Ring) {
-	t.Helper()
-	_, js, ns := testinfra.NATS(t)
-	ring := testinfra.Ring(t)
-	hk := &holderkit.Holder{Name: accesslog.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
-		Log: testinfra.Logger(t), Actions: accesslog.Actions()}
-	testinfra.Go(t, hk.Run)
-	sealed, err := ring.Message(subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.accesslog.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
-		Holder: accesslog.Name, Action: action, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	if _, err := bus.Publish(ctx, js, ns.Command(accesslog.Name, contract.ActionName(action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
-		t.Fatal(err)
-	}
-	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(accesslog.Name))
-	var res dsrv1.HolderResult
-	if err := proto.Unmarshal(m.Data, &res); err != nil {
-		t.Fatal(err)
-	}
-	return &res, ring
 }

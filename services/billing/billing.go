@@ -6,13 +6,9 @@ package billing
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -98,86 +94,28 @@ const qSuspendAccounts = `-- name: SuspendAccounts
 UPDATE billing_accounts SET marketing_use_suspended_at = coalesce(marketing_use_suspended_at, now())
 WHERE account_id = ANY($1)`
 
+// accounts finds the person's rows for every action.
+var accounts = holderkit.Lookup{Holder: Name, Noun: "accounts", FindSQL: qFindAccounts, LocateSQL: qLocateAccounts,
+	Found: "billing account found", Missing: "no billing account matches"}
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_LOCATE:  locate,
-		dsrv1.Action_ACTION_EXPORT:  export,
+		dsrv1.Action_ACTION_LOCATE:  accounts.Locate,
+		dsrv1.Action_ACTION_EXPORT:  accounts.Export(qExportAccounts, "billing accounts, invoices, payments and card details (without processor tokens) exported"),
 		dsrv1.Action_ACTION_CORRECT: correct,
 		dsrv1.Action_ACTION_SUSPEND: suspend,
 		dsrv1.Action_ACTION_ERASE:   erase,
 	}
 }
 
-var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no billing account matches"}
-
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	mid, email := keys(s)
-	rows, err := tx.Query(ctx, qFindAccounts, mid, email)
-	if err != nil {
-		return nil, dbErr("find accounts", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbErr("find accounts", err)
-	}
-	return ids, nil
-}
-
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
-func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
-	rows, err := tx.Query(ctx, qLocateAccounts, mid, email)
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate accounts", err)
-	}
-	var matched, mismatched int
-	var rowMID, rowEmail string
-	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
-		if agrees(mid, rowMID) && agrees(email, rowEmail) {
-			matched++
-		} else {
-			mismatched++
-		}
-		return nil
-	}); err != nil {
-		return holderkit.Result{}, dbErr("locate accounts", err)
-	}
-	switch {
-	case mismatched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
-	case matched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "billing account found", RecordsAffected: matched}, nil
-	}
-	return notFound, nil
-}
-
-func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
-	if err != nil || len(ids) == 0 {
-		return notFound, err
-	}
-	var doc json.RawMessage
-	if err := tx.QueryRow(ctx, qExportAccounts, ids).Scan(&doc); err != nil {
-		return holderkit.Result{}, dbErr("export accounts", err)
-	}
-	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc,
-		Reason: "billing accounts, invoices, payments and card details (without processor tokens) exported"}, nil
-}
-
 // erase deletes the card tokens and every invoice past its retention, and
 // strips the rest down to what the retained invoices need: amounts, dates,
 // invoice number and the addressee as issued.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return accounts.NotFound(), err
 	}
 	exec := func(op, q string) (int, error) {
 		tag, err := tx.Exec(ctx, q, ids)
@@ -228,9 +166,9 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return accounts.NotFound(), err
 	}
 	p := holderkit.PlanCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
 	n := 0
@@ -248,9 +186,9 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return accounts.NotFound(), err
 	}
 	tag, err := tx.Exec(ctx, qSuspendAccounts, ids)
 	if err != nil {
@@ -260,12 +198,5 @@ func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 		Reason: "billing data excluded from marketing and analytics use; invoicing and payment for the contract continue"}, nil
 }
 
-// dbErr wraps a database error without the server's message, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

@@ -6,19 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/bus"
-	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/platform/testinfra"
-	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/billing"
 	"madoguchi.dev/services/billing/migrations"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 )
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
@@ -30,35 +26,17 @@ func seeded(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_billing", migrations.FS)
 }
 
+// holder is billing under test.
+var holder = holdertest.Holder{Name: billing.Name, Actions: billing.Actions()}
+
 // run carries out one action inside a transaction, as holderkit does.
 func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject, corrections map[string]string) holderkit.Result {
 	t.Helper()
-	handler, ok := billing.Actions()[action]
-	if !ok {
-		t.Fatalf("billing does not implement %v", action)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.billing.1", RequestID: "req-t", Action: action,
-			Attempt: 1, Subject: subject, Corrections: corrections})
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return holder.Run(t, pool, holderkit.Command{Action: action, Subject: subject, Corrections: corrections})
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
+// count runs a counting query (holdertest.Count).
+var count = holdertest.Count
 
 func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()
@@ -205,7 +183,7 @@ func TestLocate(t *testing.T) {
 func TestEraseThroughHolderkitReportsRetentionSealed(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	res, _ := throughHolder(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
+	res, _ := holder.Through(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW || res.GetLegalBasis() != billing.LegalBasis ||
 		res.GetHolder() != billing.Name || res.GetRecordsAffected() != 5 || res.GetRetryable() {
 		t.Errorf("result = %v", res)
@@ -218,7 +196,7 @@ func TestEraseThroughHolderkitReportsRetentionSealed(t *testing.T) {
 func TestExportThroughHolderkitIsSealed(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	res, ring := throughHolder(t, pool, dsrv1.Action_ACTION_EXPORT, hanako)
+	res, ring := holder.Through(t, pool, dsrv1.Action_ACTION_EXPORT, hanako)
 	wire, _ := proto.Marshal(res)
 	if strings.Contains(string(wire), "山田") || strings.Contains(string(wire), "INV-") {
 		t.Error("result carries billing data in the clear")
@@ -228,32 +206,4 @@ func TestExportThroughHolderkitIsSealed(t *testing.T) {
 		!strings.Contains(string(exp.GetJson()), "INV-202610-0001") {
 		t.Errorf("export %s (%v)", exp.GetJson(), err)
 	}
-}
-
-// throughHolder sends one command through embedded JetStream to a running
-// holderkit.Holder and returns the result it publishes.
-func throughHolder(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject) (*dsrv1.HolderResult, *seal.Ring) {
-	t.Helper()
-	_, js, ns := testinfra.NATS(t)
-	ring := testinfra.Ring(t)
-	hk := &holderkit.Holder{Name: billing.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
-		Log: testinfra.Logger(t), Actions: billing.Actions()}
-	testinfra.Go(t, hk.Run)
-	sealed, err := ring.Message(subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.billing.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
-		Holder: billing.Name, Action: action, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	if _, err := bus.Publish(ctx, js, ns.Command(billing.Name, contract.ActionName(action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
-		t.Fatal(err)
-	}
-	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(billing.Name))
-	var res dsrv1.HolderResult
-	if err := proto.Unmarshal(m.Data, &res); err != nil {
-		t.Fatal(err)
-	}
-	return &res, ring
 }

@@ -5,13 +5,9 @@ package marketing
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -79,83 +75,25 @@ UPDATE subscribers SET
   corrected_at = now()
 WHERE subscriber_id = ANY($1)`
 
+// subscribers finds the person's rows for every action.
+var subscribers = holderkit.Lookup{Holder: Name, Noun: "subscribers", FindSQL: qFindSubscribers, LocateSQL: qLocateSubscribers,
+	Found: "subscriber found", Missing: "no subscriber matches"}
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_LOCATE:  locate,
-		dsrv1.Action_ACTION_EXPORT:  export,
+		dsrv1.Action_ACTION_LOCATE:  subscribers.Locate,
+		dsrv1.Action_ACTION_EXPORT:  subscribers.Export(qExport, "subscriptions, deliveries and analytics segments exported"),
 		dsrv1.Action_ACTION_CORRECT: correct,
 		dsrv1.Action_ACTION_SUSPEND: suspend,
 		dsrv1.Action_ACTION_ERASE:   erase,
 	}
 }
 
-var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no subscriber matches"}
-
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	mid, email := keys(s)
-	rows, err := tx.Query(ctx, qFindSubscribers, mid, email)
-	if err != nil {
-		return nil, dbErr("find subscribers", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbErr("find subscribers", err)
-	}
-	return ids, nil
-}
-
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
-func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
-	rows, err := tx.Query(ctx, qLocateSubscribers, mid, email)
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate subscribers", err)
-	}
-	var matched, mismatched int
-	var rowMID, rowEmail string
-	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
-		if agrees(mid, rowMID) && agrees(email, rowEmail) {
-			matched++
-		} else {
-			mismatched++
-		}
-		return nil
-	}); err != nil {
-		return holderkit.Result{}, dbErr("locate subscribers", err)
-	}
-	switch {
-	case mismatched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
-	case matched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "subscriber found", RecordsAffected: matched}, nil
-	}
-	return notFound, nil
-}
-
-func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
-	if err != nil || len(ids) == 0 {
-		return notFound, err
-	}
-	var doc json.RawMessage
-	if err := tx.QueryRow(ctx, qExport, ids).Scan(&doc); err != nil {
-		return holderkit.Result{}, dbErr("export", err)
-	}
-	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc,
-		Reason: "subscriptions, deliveries and analytics segments exported"}, nil
-}
-
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subscribers.NotFound(), err
 	}
 	var related int
 	if err := tx.QueryRow(ctx, qCountRelated, ids).Scan(&related); err != nil {
@@ -173,9 +111,9 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 // analytics: their segment memberships (derived data) are removed and the
 // subscriber is flagged so that no new ones are assigned.
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subscribers.NotFound(), err
 	}
 	unsub, err := tx.Exec(ctx, qUnsubscribeAll, ids)
 	if err != nil {
@@ -199,9 +137,9 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subscribers.NotFound(), err
 	}
 	p := holderkit.PlanCorrections(cmd.Corrections, "name", "email", "postal_code", "address")
 	n := 0
@@ -215,12 +153,5 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	return p.Result(n), nil
 }
 
-// dbErr wraps a database error without the server's message, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

@@ -1,21 +1,16 @@
 package marketing_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/testinfra"
-	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 	"madoguchi.dev/services/marketing"
 	"madoguchi.dev/services/marketing/migrations"
 )
@@ -29,35 +24,17 @@ func seeded(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_marketing", migrations.FS)
 }
 
+// holder is marketing under test.
+var holder = holdertest.Holder{Name: marketing.Name, Actions: marketing.Actions()}
+
 // run carries out one action inside a transaction, as holderkit does.
 func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject, corrections map[string]string) holderkit.Result {
 	t.Helper()
-	handler, ok := marketing.Actions()[action]
-	if !ok {
-		t.Fatalf("marketing does not implement %v", action)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.marketing.1", RequestID: "req-t", Action: action, Attempt: 1,
-			Subject: subject, Corrections: corrections})
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return holder.Run(t, pool, holderkit.Command{Action: action, Subject: subject, Corrections: corrections})
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
+// count runs a counting query (holdertest.Count).
+var count = holdertest.Count
 
 func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()
@@ -162,29 +139,9 @@ func TestLocate(t *testing.T) {
 func TestSuspendThroughHolderkit(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	_, js, ns := testinfra.NATS(t)
-	ring := testinfra.Ring(t)
-	hk := &holderkit.Holder{Name: marketing.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
-		Log: testinfra.Logger(t), Actions: marketing.Actions()}
-	testinfra.Go(t, hk.Run)
-	sealed, err := ring.Message(hanako)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.marketing.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
-		Holder: marketing.Name, Action: dsrv1.Action_ACTION_SUSPEND, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	if _, err := bus.Publish(ctx, js, ns.Command(marketing.Name, contract.ActionName(cmd.Action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
-		t.Fatal(err)
-	}
-	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(marketing.Name))
-	var res dsrv1.HolderResult
-	if err := proto.Unmarshal(m.Data, &res); err != nil {
-		t.Fatal(err)
-	}
+	res, _ := holder.Through(t, pool, dsrv1.Action_ACTION_SUSPEND, hanako)
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_DONE || res.GetRecordsAffected() != 5 || res.GetHolder() != marketing.Name {
-		t.Errorf("result = %v", &res)
+		t.Errorf("result = %v", res)
 	}
 	if n := count(t, pool, "SELECT count(*) FROM subscribers WHERE analytics_excluded_at IS NOT NULL"); n != 1 {
 		t.Errorf("%d excluded, want 1", n)

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"madoguchi.dev/platform/testinfra"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 	"madoguchi.dev/services/members"
 	"madoguchi.dev/services/members/migrations"
 )
@@ -24,35 +24,16 @@ func actDB(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_members_act", migrations.FS)
 }
 
+// handlers is members under test, run directly.
+var handlers = holdertest.Holder{Name: members.Name, Actions: members.Actions()}
+
 func act(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject, corrections map[string]string) holderkit.Result {
 	t.Helper()
-	handler, ok := members.Actions()[action]
-	if !ok {
-		t.Fatalf("members does not implement %v", action)
-	}
-	cmd := holderkit.Command{ID: "req-t.members.1", RequestID: "req-t", Action: action, Attempt: 1,
-		Subject: subject, Corrections: corrections}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, cmd)
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return handlers.Run(t, pool, holderkit.Command{Action: action, Subject: subject, Corrections: corrections})
 }
 
-func actCount(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+// actCount runs a counting query (holdertest.Count).
+var actCount = holdertest.Count
 
 func wantOutcome(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()

@@ -5,13 +5,8 @@ package members
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -60,77 +55,28 @@ const qSuspendMembers = `-- name: SuspendMembers
 UPDATE members SET use_suspended = true, use_suspended_at = coalesce(use_suspended_at, now())
 WHERE member_id = ANY($1)`
 
+// memberRecords finds the person's rows for every action.
+var memberRecords = holderkit.Lookup{Holder: Name, Noun: "members", FindSQL: qFindMembers, LocateSQL: qLocateMembers,
+	Found: "member record found", Missing: "no member record matches"}
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_LOCATE:  locate,
-		dsrv1.Action_ACTION_EXPORT:  export,
+		dsrv1.Action_ACTION_LOCATE:  memberRecords.Locate,
+		dsrv1.Action_ACTION_EXPORT:  memberRecords.Export(qExportMembers, ""),
 		dsrv1.Action_ACTION_CORRECT: correct,
 		dsrv1.Action_ACTION_SUSPEND: suspend,
 		dsrv1.Action_ACTION_ERASE:   erase,
 	}
 }
 
-// keys returns the identifiers members are looked up by: the member number
-// and the e-mail address, lower-cased.
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
-// find locates the member rows a command acts on and locks them.
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	mid, email := keys(s)
-	rows, err := tx.Query(ctx, qFindMembers, mid, email)
-	if err != nil {
-		return nil, dbErr("find members", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbErr("find members", err)
-	}
-	return ids, nil
-}
-
-var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no member record matches"}
-
-func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
-	rows, err := tx.Query(ctx, qLocateMembers, mid, email)
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate members", err)
-	}
-	var matched, mismatched int
-	var rowMID, rowEmail string
-	_, err = pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
-		if agrees(mid, rowMID) && agrees(email, rowEmail) {
-			matched++
-		} else {
-			mismatched++
-		}
-		return nil
-	})
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate members", err)
-	}
-	switch {
-	case mismatched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
-	case matched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "member record found", RecordsAffected: matched}, nil
-	}
-	return notFound, nil
-}
-
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
 	if err != nil {
 		return holderkit.Result{}, err
 	}
 	if len(ids) == 0 {
-		return notFound, nil
+		return memberRecords.NotFound(), nil
 	}
 	tag, err := tx.Exec(ctx, qDeleteMember, ids)
 	if err != nil {
@@ -140,31 +86,16 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 		Reason: "member records and facility registrations deleted"}, nil
 }
 
-func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
-	if err != nil {
-		return holderkit.Result{}, err
-	}
-	if len(ids) == 0 {
-		return notFound, nil
-	}
-	var doc json.RawMessage
-	if err := tx.QueryRow(ctx, qExportMembers, ids).Scan(&doc); err != nil {
-		return holderkit.Result{}, dbErr("export members", err)
-	}
-	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc}, nil
-}
-
 func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
 	if err != nil {
 		return holderkit.Result{}, err
 	}
 	if len(ids) == 0 {
-		return notFound, nil
+		return memberRecords.NotFound(), nil
 	}
 	p := holderkit.PlanCorrections(cmd.Corrections, "name", "name_kana", "email", "phone", "postal_code", "address")
 	n := 0
@@ -180,12 +111,12 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
 	if err != nil {
 		return holderkit.Result{}, err
 	}
 	if len(ids) == 0 {
-		return notFound, nil
+		return memberRecords.NotFound(), nil
 	}
 	tag, err := tx.Exec(ctx, qSuspendMembers, ids)
 	if err != nil {
@@ -195,12 +126,5 @@ func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 		Reason: "member records flagged as suspended from use"}, nil
 }
 
-// dbErr wraps a database error without the server's detail text, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

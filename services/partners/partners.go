@@ -8,12 +8,9 @@ package partners
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -85,64 +82,19 @@ UPDATE provision_subjects SET email = '', erased_at = coalesce(erased_at, now())
   provision_stopped_at = coalesce(provision_stopped_at, now())
 WHERE subject_id = ANY($1)`
 
+// subjects finds the person's rows for every action.
+var subjects = holderkit.Lookup{Holder: Name, Noun: "subjects", FindSQL: qFindSubjects, LocateSQL: qLocateSubjects,
+	Found: "consents or provision records found", Missing: "no consent or provision record matches"}
+
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 	return map[dsrv1.Action]holderkit.HandlerFunc{
-		dsrv1.Action_ACTION_LOCATE:                   locate,
-		dsrv1.Action_ACTION_EXPORT:                   export,
+		dsrv1.Action_ACTION_LOCATE:                   subjects.Locate,
+		dsrv1.Action_ACTION_EXPORT:                   subjects.Export(qExport, "consents to third-party provision and provision records exported"),
 		dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS: exportRecords,
 		dsrv1.Action_ACTION_STOP_PROVISION:           stopProvision,
 		dsrv1.Action_ACTION_ERASE:                    erase,
 	}
-}
-
-var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no consent or provision record matches"}
-
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
-func find(ctx context.Context, tx pgx.Tx, s *dsrv1.Subject) ([]string, error) {
-	mid, email := keys(s)
-	rows, err := tx.Query(ctx, qFindSubjects, mid, email)
-	if err != nil {
-		return nil, dbErr("find subjects", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbErr("find subjects", err)
-	}
-	return ids, nil
-}
-
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
-func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
-	rows, err := tx.Query(ctx, qLocateSubjects, mid, email)
-	if err != nil {
-		return holderkit.Result{}, dbErr("locate subjects", err)
-	}
-	var matched, mismatched int
-	var rowMID, rowEmail string
-	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail}, func() error {
-		if agrees(mid, rowMID) && agrees(email, rowEmail) {
-			matched++
-		} else {
-			mismatched++
-		}
-		return nil
-	}); err != nil {
-		return holderkit.Result{}, dbErr("locate subjects", err)
-	}
-	switch {
-	case mismatched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_PARTIAL, Reason: "identifiers_mismatch", RecordsAffected: matched}, nil
-	case matched > 0:
-		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "consents or provision records found", RecordsAffected: matched}, nil
-	}
-	return notFound, nil
 }
 
 func countRecords(ctx context.Context, tx pgx.Tx, ids []string) (n int, until string, err error) {
@@ -152,25 +104,12 @@ func countRecords(ctx context.Context, tx pgx.Tx, ids []string) (n int, until st
 	return n, until, nil
 }
 
-func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
-	if err != nil || len(ids) == 0 {
-		return notFound, err
-	}
-	var doc json.RawMessage
-	if err := tx.QueryRow(ctx, qExport, ids).Scan(&doc); err != nil {
-		return holderkit.Result{}, dbErr("export", err)
-	}
-	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, RecordsAffected: len(ids), Export: doc,
-		Reason: "consents to third-party provision and provision records exported"}, nil
-}
-
 // exportRecords discloses the records of provision (APPI Art. 33(5)): an
 // empty list when the person is known but nothing was provided or received.
 func exportRecords(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subjects.NotFound(), err
 	}
 	n, _, err := countRecords(ctx, tx, ids)
 	if err != nil {
@@ -190,9 +129,9 @@ func exportRecords(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holde
 // stopProvision revokes every consent and stops all future provision. The
 // records of past provision stay: the law requires them.
 func stopProvision(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subjects.NotFound(), err
 	}
 	revoked, err := tx.Exec(ctx, qRevokeConsents, ids)
 	if err != nil {
@@ -218,9 +157,9 @@ func stopProvision(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holde
 // erase deletes the consents and every record past its retention, and keeps
 // of the person only what the remaining records name.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := find(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
 	if err != nil || len(ids) == 0 {
-		return notFound, err
+		return subjects.NotFound(), err
 	}
 	exec := func(op, q string) (int, error) {
 		tag, err := tx.Exec(ctx, q, ids)
@@ -260,12 +199,5 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 			consents, kept, until, expired)}, nil
 }
 
-// dbErr wraps a database error without the server's message, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

@@ -1,21 +1,17 @@
 package partners_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/testinfra"
-	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 	"madoguchi.dev/services/partners"
 	"madoguchi.dev/services/partners/migrations"
 )
@@ -29,34 +25,17 @@ func seeded(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_partners", migrations.FS)
 }
 
+// holder is partners under test.
+var holder = holdertest.Holder{Name: partners.Name, Actions: partners.Actions()}
+
 // run carries out one action inside a transaction, as holderkit does.
 func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject) holderkit.Result {
 	t.Helper()
-	handler, ok := partners.Actions()[action]
-	if !ok {
-		t.Fatalf("partners does not implement %v", action)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.partners.1", RequestID: "req-t", Action: action, Attempt: 1, Subject: subject})
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return holder.Run(t, pool, holderkit.Command{Action: action, Subject: subject})
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
+// count runs a counting query (holdertest.Count).
+var count = holdertest.Count
 
 func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()
@@ -199,32 +178,13 @@ func TestExportAndLocate(t *testing.T) {
 func TestProvisionRecordsThroughHolderkitAreSealed(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	_, js, ns := testinfra.NATS(t)
-	ring := testinfra.Ring(t)
-	hk := &holderkit.Holder{Name: partners.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
-		Log: testinfra.Logger(t), Actions: partners.Actions()}
-	testinfra.Go(t, hk.Run)
-	sealed, err := ring.Message(hanako)
-	if err != nil {
-		t.Fatal(err)
-	}
 	action := dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS
-	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.partners.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
-		Holder: partners.Name, Action: action, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	if _, err := bus.Publish(ctx, js, ns.Command(partners.Name, contract.ActionName(action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
-		t.Fatal(err)
-	}
-	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(partners.Name))
-	var res dsrv1.HolderResult
-	if err := proto.Unmarshal(m.Data, &res); err != nil {
-		t.Fatal(err)
-	}
+	res, ring := holder.Through(t, pool, action, hanako)
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_DONE || res.GetRecordsAffected() != 4 || res.GetAction() != action {
-		t.Errorf("result = %v", &res)
+		t.Errorf("result = %v", res)
 	}
-	if strings.Contains(string(m.Data), "山田") || strings.Contains(string(m.Data), "みどり薬局") {
+	wire, _ := proto.Marshal(res)
+	if strings.Contains(string(wire), "山田") || strings.Contains(string(wire), "みどり薬局") {
 		t.Error("result carries records in the clear")
 	}
 	var exp dsrv1.Export

@@ -8,13 +8,10 @@ package support
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
@@ -83,10 +80,6 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 
 var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no inquiry matches"}
 
-func keys(s *dsrv1.Subject) (memberID, email string) {
-	return strings.TrimSpace(s.GetMemberId()), strings.ToLower(strings.TrimSpace(s.GetEmail()))
-}
-
 // scope is the subject's inquiries split into those this command may act on
 // (our own, and those of entrusting companies that instructed us) and those
 // left alone, counted per entrusting company.
@@ -96,7 +89,7 @@ type scope struct {
 }
 
 func find(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (scope, error) {
-	mid, email := keys(cmd.Subject)
+	mid, email := holderkit.Keys(cmd.Subject)
 	rows, err := tx.Query(ctx, qFindInquiries, mid, email)
 	if err != nil {
 		return scope{}, dbErr("find inquiries", err)
@@ -161,14 +154,11 @@ func entrusted(ctx context.Context, tx pgx.Tx, counts map[string]int) ([]*dsrv1.
 	return out, nil
 }
 
-// agrees reports whether a held identifier does not contradict a given one.
-func agrees(given, held string) bool { return given == "" || held == "" || given == held }
-
 // locate reports matches and mismatches, and every entrusting company that
 // holds matching records, whatever the command includes: locating acts on
 // nothing.
 func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	mid, email := keys(cmd.Subject)
+	mid, email := holderkit.Keys(cmd.Subject)
 	rows, err := tx.Query(ctx, qLocateInquiries, mid, email)
 	if err != nil {
 		return holderkit.Result{}, dbErr("locate inquiries", err)
@@ -177,7 +167,7 @@ func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Re
 	companies := map[string]int{}
 	var rowMID, rowEmail, company string
 	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail, &company}, func() error {
-		if !agrees(mid, rowMID) || !agrees(email, rowEmail) {
+		if !holderkit.Agrees(mid, rowMID) || !holderkit.Agrees(email, rowEmail) {
 			mismatched++
 			return nil
 		}
@@ -192,7 +182,7 @@ func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Re
 	res := holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "inquiries found", RecordsAffected: matched}
 	switch {
 	case mismatched > 0:
-		res.Outcome, res.Reason = dsrv1.Outcome_OUTCOME_PARTIAL, "identifiers_mismatch"
+		res.Outcome, res.Reason = dsrv1.Outcome_OUTCOME_PARTIAL, holderkit.ReasonIdentifiersMismatch
 	case matched == 0:
 		return notFound, nil
 	}
@@ -279,12 +269,5 @@ func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	return sc.finish(ctx, tx, res)
 }
 
-// dbErr wraps a database error without the server's message, which can
-// quote the values (personal data) of the statement.
-func dbErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Errorf("%s: %s: SQLSTATE %s", Name, op, pgErr.Code)
-	}
-	return fmt.Errorf("%s: %s: %w", Name, op, err)
-}
+// dbErr wraps a database error without personal data (holderkit.DBError).
+func dbErr(op string, err error) error { return holderkit.DBError(Name, op, err) }

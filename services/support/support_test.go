@@ -1,21 +1,16 @@
 package support_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/testinfra"
-	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
+	"madoguchi.dev/services/holderkit/holdertest"
 	"madoguchi.dev/services/support"
 	"madoguchi.dev/services/support/migrations"
 )
@@ -31,35 +26,17 @@ func seeded(t *testing.T) *pgxpool.Pool {
 	return testinfra.Pool(t, "t_support", migrations.FS)
 }
 
+// holder is support under test.
+var holder = holdertest.Holder{Name: support.Name, Actions: support.Actions()}
+
 // run carries out one action inside a transaction, as holderkit does.
 func run(t *testing.T, pool *pgxpool.Pool, action dsrv1.Action, subject *dsrv1.Subject, include []string, corrections map[string]string) holderkit.Result {
 	t.Helper()
-	handler, ok := support.Actions()[action]
-	if !ok {
-		t.Fatalf("support does not implement %v", action)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	var res holderkit.Result
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = handler(ctx, tx, holderkit.Command{ID: "req-t.support.1", RequestID: "req-t", Action: action, Attempt: 1,
-			Subject: subject, IncludeEntrusted: include, Corrections: corrections})
-		return err
-	}); err != nil {
-		t.Fatalf("%v: %v", action, err)
-	}
-	return res
+	return holder.Run(t, pool, holderkit.Command{Action: action, Subject: subject, IncludeEntrusted: include, Corrections: corrections})
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
+// count runs a counting query (holdertest.Count).
+var count = holdertest.Count
 
 func want(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, records int) {
 	t.Helper()
@@ -239,29 +216,9 @@ func TestLocateReportsEntrustmentAndMismatches(t *testing.T) {
 func TestEraseThroughHolderkitCarriesTheEntrustedReport(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
-	_, js, ns := testinfra.NATS(t)
-	ring := testinfra.Ring(t)
-	hk := &holderkit.Holder{Name: support.Name, Namespace: ns, JS: js, Pool: pool, Ring: ring,
-		Log: testinfra.Logger(t), Actions: support.Actions()}
-	testinfra.Go(t, hk.Run)
-	sealed, err := ring.Message(hanako)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := &dsrv1.HolderCommand{CommandId: "req-nats.support.1", RequestId: "req-nats", Receipt: "20261125-7K3M9Q",
-		Holder: support.Name, Action: dsrv1.Action_ACTION_ERASE, Attempt: 1, IssuedAt: timestamppb.Now(), Subject: sealed}
-	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
-	defer cancel()
-	if _, err := bus.Publish(ctx, js, ns.Command(support.Name, contract.ActionName(cmd.Action)), cmd.GetCommandId(), cmd.GetRequestId(), cmd); err != nil {
-		t.Fatal(err)
-	}
-	m := testinfra.WaitStreamMsg(t, js, ns.StreamResults(), ns.Result(support.Name))
-	var res dsrv1.HolderResult
-	if err := proto.Unmarshal(m.Data, &res); err != nil {
-		t.Fatal(err)
-	}
+	res, _ := holder.Through(t, pool, dsrv1.Action_ACTION_ERASE, hanako)
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_PARTIAL || res.GetRecordsAffected() != 2 || res.GetRetryable() {
-		t.Errorf("result = %v", &res)
+		t.Errorf("result = %v", res)
 	}
 	wantKanda(t, res.GetEntrusted())
 	if n := count(t, pool, "SELECT count(*) FROM inquiries WHERE member_id = 'M-1001'"); n != 1 {

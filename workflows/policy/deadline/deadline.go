@@ -37,7 +37,7 @@ const (
 	// receipt, 11 CCR 7026(f)(1); no extension, and the 7021 receipt
 	// confirmation (know, delete, correct) does not apply.
 	ccpaOptOutBusinessDays = 15
-	gdprExtensionMonths     = 2
+	gdprExtensionMonths    = 2
 )
 
 // Policy holds the deadline settings. The zero Policy is usable: zero fields

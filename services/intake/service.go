@@ -158,13 +158,16 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	}
 	r := stored{id: id.String(), receipt: receipt, kind: kind, sub: &sub, sealed: sealed,
 		idempotencyKey: idempotencyKey, hash: hash, createdAt: now, statusTokenHash: tokenHash}
-	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, func(tx pgx.Tx) error {
-		if err := s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now); err != nil {
-			return err
-		}
-		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
-		return outbox.Enqueue(ctx, tx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
-	})
+	// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
+	msg, err := outbox.NewMessage(ctx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: %w", err)
+	}
+	var documents func(pgx.Tx) error
+	if len(sub.Documents) > 0 {
+		documents = func(tx pgx.Tx) error { return s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now) }
+	}
+	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, msg, documents)
 	var verr *ValidationError
 	if err != nil {
 		if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {

@@ -12,14 +12,28 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/outbox"
 )
 
-const qInsertRequest = `-- name: InsertRequest
-INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
-                      personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at,
-                      status_token_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (idempotency_key) DO NOTHING`
+// The request row and its announcement in the outbox, in one statement:
+// atomic on its own (autocommit) and one round trip, the same durability as
+// a transaction of two INSERTs at a fraction of the latency. The outbox row
+// is written only when the request row was (not on an idempotent retry), and
+// the relay is woken at commit.
+const qInsertRequest = `-- name: InsertRequestAndAnnouncement
+WITH request AS (
+    INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
+                          personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at,
+                          status_token_hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), announcement AS (
+    INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
+    SELECT id, $14, $15, $16, $17, nullif($18, ''), nullif($19, '') FROM request
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM announcement), pg_notify('` + outbox.NotifyChannel + `', '')`
 
 const qRequestByIdempotencyKey = `-- name: RequestByIdempotencyKey
 SELECT id::text, receipt, submission_hash, created_at FROM requests WHERE idempotency_key = $1`
@@ -48,36 +62,53 @@ func submissionHash(s *Submission) []byte {
 	return h[:]
 }
 
-// insert writes the request and its outbox row in one transaction. When the
+// insert writes the request and its announcement msg in one statement; with
+// documents (which must commit with them) in one transaction. When the
 // idempotency key exists already it returns that request instead (existing
 // true) and writes nothing.
-func insert(ctx context.Context, pool *pgxpool.Pool, r stored, enqueue func(pgx.Tx) error) (id, receipt string, createdAt time.Time, existing bool, err error) {
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var key any
-		if r.idempotencyKey != "" {
-			key = r.idempotencyKey
+func insert(ctx context.Context, pool *pgxpool.Pool, r stored, msg outbox.Message, documents func(pgx.Tx) error) (id, receipt string, createdAt time.Time, existing bool, err error) {
+	var key any
+	if r.idempotencyKey != "" {
+		key = r.idempotencyKey
+	}
+	args := []any{r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
+		r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
+		r.statusTokenHash, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload, msg.Traceparent, msg.Tracestate}
+	write := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) (bool, error) {
+		var written int
+		var notified string
+		if err := q.QueryRow(ctx, qInsertRequest, args...).Scan(&written, &notified); err != nil {
+			return false, fmt.Errorf("insert request: %w", err)
 		}
-		tag, err := tx.Exec(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
-			r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
-			r.statusTokenHash)
-		if err != nil {
-			return fmt.Errorf("insert request: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			var hash []byte
-			if err := tx.QueryRow(ctx, qRequestByIdempotencyKey, r.idempotencyKey).Scan(&id, &receipt, &hash, &createdAt); err != nil {
-				return fmt.Errorf("read idempotent request: %w", err)
+		return written == 1, nil
+	}
+	var written bool
+	if documents == nil {
+		written, err = write(pool)
+	} else {
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if written, err = write(tx); err != nil || !written {
+				return err
 			}
-			if string(hash) != string(r.hash) {
-				return ErrIdempotencyConflict
-			}
-			existing = true
-			return nil
-		}
-		id, receipt, createdAt = r.id, r.receipt, r.createdAt
-		return enqueue(tx)
-	})
-	return id, receipt, createdAt, existing, err
+			return documents(tx)
+		})
+	}
+	if err != nil {
+		return "", "", time.Time{}, false, err
+	}
+	if written {
+		return r.id, r.receipt, r.createdAt, false, nil
+	}
+	var hash []byte
+	if err := pool.QueryRow(ctx, qRequestByIdempotencyKey, r.idempotencyKey).Scan(&id, &receipt, &hash, &createdAt); err != nil {
+		return "", "", time.Time{}, false, fmt.Errorf("read idempotent request: %w", err)
+	}
+	if string(hash) != string(r.hash) {
+		return "", "", time.Time{}, false, ErrIdempotencyConflict
+	}
+	return id, receipt, createdAt, true, nil
 }
 
 const qRequestByStatusToken = `-- name: RequestByStatusToken

@@ -31,16 +31,39 @@ VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`
 const qNotify = `-- name: Notify
 SELECT pg_notify('` + NotifyChannel + `', '')`
 
+// Message is one outbox row's values, for a caller that writes the row
+// with its own SQL (for instance in the same statement as the state it
+// announces, to save round trips). After such a commit the caller wakes the
+// relay itself (pg_notify on NotifyChannel).
+type Message struct {
+	RequestID, Subject, MsgID, MsgType string
+	Payload                            []byte
+	// Traceparent and Tracestate: the caller's W3C trace context ("" when none).
+	Traceparent, Tracestate string
+}
+
+// NewMessage marshals m and captures ctx's trace context. msgID must be
+// stable for the event (e.g. the request id), never derived from the payload.
+func NewMessage(ctx context.Context, requestID, subject, msgID string, m proto.Message) (Message, error) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return Message{}, fmt.Errorf("outbox: marshal: %w", err)
+	}
+	traceparent, tracestate := tracing.TraceParent(ctx)
+	return Message{RequestID: requestID, Subject: subject, MsgID: msgID,
+		MsgType: string(m.ProtoReflect().Descriptor().FullName()), Payload: data,
+		Traceparent: traceparent, Tracestate: tracestate}, nil
+}
+
 // Enqueue adds a message to the outbox inside tx. msgID must be stable for
 // the event (e.g. the request id), never derived from the payload.
 func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m proto.Message) error {
-	data, err := proto.Marshal(m)
+	msg, err := NewMessage(ctx, requestID, subject, msgID, m)
 	if err != nil {
-		return fmt.Errorf("outbox: marshal: %w", err)
+		return err
 	}
-	typ := string(m.ProtoReflect().Descriptor().FullName())
-	traceparent, tracestate := tracing.TraceParent(ctx)
-	if _, err := tx.Exec(ctx, qEnqueue, requestID, subject, msgID, typ, data, traceparent, tracestate); err != nil {
+	if _, err := tx.Exec(ctx, qEnqueue, msg.RequestID, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload,
+		msg.Traceparent, msg.Tracestate); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	// Delivered only when tx commits: the relay wakes exactly when there is

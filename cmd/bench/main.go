@@ -94,7 +94,7 @@ func parseFlags() config {
 	flag.IntVar(&c.ParkConcurrency, "park-concurrency", 32, "concurrent workflow starts when parking")
 	flag.DurationVar(&c.ParkSample, "park-sample", 30*time.Second, "how long RSS and goroutines are sampled once parked")
 	flag.DurationVar(&c.ParkTimeout, "park-timeout", 8*time.Minute, "limit for parking")
-	flag.IntVar(&c.StickyCache, "sticky-cache", 10000, "worker.SetStickyWorkflowCacheSize (the SDK default is 10000)")
+	flag.IntVar(&c.StickyCache, "sticky-cache", 1000, "the worker's sticky workflow cache (WORKER_STICKY_CACHE; the worker's default is 1000, the SDK's 10000)")
 	flag.IntVar(&c.ParkRecheckCache, "park-recheck-cache", 1000,
 		"when the park targets fail, measure again in a fresh process with this sticky cache size, at most park-n/3 (0: do not)")
 	flag.Parse()
@@ -129,7 +129,12 @@ func run(ctx context.Context, cfg config) int {
 		return 1
 	}
 	// Must precede the first worker: the cache is created when it starts.
+	// The stack's worker sets it from WORKER_STICKY_CACHE.
 	worker.SetStickyWorkflowCacheSize(cfg.StickyCache)
+	if err := os.Setenv("WORKER_STICKY_CACHE", strconv.Itoa(cfg.StickyCache)); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
 	res := &Results{Started: time.Now().UTC(), Config: cfg, Machine: machineInfo()}
 	res.Machine.StickyCache = cfg.StickyCache
 

@@ -80,7 +80,7 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	logf("baseline: %d single-row insert commits in %.1fs = %.0f/s (p50 %.2f ms)", r.Baseline.Inserts, r.Baseline.Seconds, r.Baseline.PerSec, r.Baseline.Latency.P50ms)
-	logf("intake's statement alone (request + outbox rows + pg_notify): %.0f/s (p50 %.2f ms); through %d connections: %.0f/s",
+	logf("intake's statement alone (request + outbox rows): %.0f/s (p50 %.2f ms); through %d connections: %.0f/s",
 		r.TxShape.PerSec, r.TxShape.Latency.P50ms, r.TxShapeSmallPool.Conns, r.TxShapeSmallPool.PerSec)
 
 	// The dispatcher (bridge) is paused through both windows: they measure
@@ -162,7 +162,7 @@ CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
  personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
  VALUES ($1, $2, 'deletion', 'JP', 'ja', false, 'dev1', $3, $4, $5, $6, $7, $8)`
 	// The intake's statement (services/intake/store.go, qInsertRequest): the
-	// request row, its outbox row and the relay's wake-up in one statement.
+	// request row and its outbox row in one statement.
 	const qIntake = `WITH request AS (
     INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
      personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
@@ -172,7 +172,7 @@ CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
     INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload)
     SELECT id, 'bench.requests.submitted', id::text, 'dsr.v1.RequestSubmitted', $9 FROM request RETURNING id
 )
-SELECT (SELECT count(*) FROM announcement), pg_notify('bench_outbox', '')`
+SELECT count(*) FROM announcement`
 	plain, err := b.loop(ctx, func(ctx context.Context, w, i int) error {
 		_, err := pool.Exec(ctx, q, newUUID(), fmt.Sprintf("base-%d-%d-%s", w, i, randomToken()), randBytes(12),
 			randBytes(360), fmt.Sprintf("base-%s-%d-%d", b.runID, w, i), randBytes(32), time.Now(), randBytes(32))
@@ -184,10 +184,9 @@ SELECT (SELECT count(*) FROM announcement), pg_notify('bench_outbox', '')`
 	intakeTx := func(pool *pgxpool.Pool, tag string) func(ctx context.Context, w, i int) error {
 		return func(ctx context.Context, w, i int) error {
 			var n int64
-			var notified string
 			return pool.QueryRow(ctx, qIntake, newUUID(), fmt.Sprintf("%s-%d-%d-%s", tag, w, i, randomToken()), randBytes(12),
 				randBytes(360), fmt.Sprintf("%s-%s-%d-%d", tag, b.runID, w, i), randBytes(32), time.Now(), randBytes(32),
-				randBytes(520)).Scan(&n, &notified)
+				randBytes(520)).Scan(&n)
 		}
 	}
 	tx, err := b.loop(ctx, intakeTx(pool, "tx"))

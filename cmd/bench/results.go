@@ -50,7 +50,7 @@ func (r *Results) rows() []Row {
 			Row{Metric: fmt.Sprintf("1. accept latency p99 @ %.0f/s", in.Load.OfferedPerSec),
 				Madoguchi: fmt.Sprintf("%.1f ms", in.Load.Latency.P99ms), Baseline: fmt.Sprintf("%.1f ms (insert, max load)", in.Baseline.Latency.P99ms),
 				Target: "report", Verdict: "info"},
-			Row{Metric: "   why: intake's SQL alone, no HTTP (pg_notify)",
+			Row{Metric: "   why: intake's statement alone, no HTTP",
 				Madoguchi: fmt.Sprintf("%.0f/s; %.0f/s via %d conns", in.TxShape.PerSec, in.TxShapeSmallPool.PerSec, in.TxShapeSmallPool.Conns),
 				Baseline:  fmt.Sprintf("%.0f/s PG insert", in.Baseline.PerSec), Ratio: safeDiv(in.TxShape.PerSec, in.Baseline.PerSec),
 				Target: "diagnostic", Verdict: "info"})

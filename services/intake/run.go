@@ -53,13 +53,13 @@ func Run(ctx context.Context, d Deps) error {
 	if err := pgdb.Migrate(ctx, d.Pool, migrations.FS); err != nil {
 		return fmt.Errorf("intake: %w", err)
 	}
-	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log}
+	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
+	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake}
 	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log, Requests: d.Requests, Packages: d.Packages,
 		DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}
 	// ReadTimeout leaves time for two 5 MiB documents on a slow line.
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
-	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(d.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -55,6 +55,9 @@ type Service struct {
 	Log       zerolog.Logger
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
+	// Announced, when set, is called after a new request committed (the
+	// outbox relay's Wake, so the event goes out at once).
+	Announced func()
 }
 
 // Accepted is the answer to a submission.
@@ -168,6 +171,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		documents = func(tx pgx.Tx) error { return s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now) }
 	}
 	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, msg, documents)
+	if err == nil && !existing && s.Announced != nil {
+		s.Announced()
+	}
 	var verr *ValidationError
 	if err != nil {
 		if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {

@@ -18,8 +18,7 @@ import (
 // The request row and its announcement in the outbox, in one statement:
 // atomic on its own (autocommit) and one round trip, the same durability as
 // a transaction of two INSERTs at a fraction of the latency. The outbox row
-// is written only when the request row was (not on an idempotent retry), and
-// the relay is woken at commit.
+// is written only when the request row was (not on an idempotent retry).
 const qInsertRequest = `-- name: InsertRequestAndAnnouncement
 WITH request AS (
     INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
@@ -33,7 +32,7 @@ WITH request AS (
     SELECT id, $14, $15, $16, $17, nullif($18, ''), nullif($19, '') FROM request
     RETURNING id
 )
-SELECT (SELECT count(*) FROM announcement), pg_notify('` + outbox.NotifyChannel + `', '')`
+SELECT count(*) FROM announcement`
 
 const qRequestByIdempotencyKey = `-- name: RequestByIdempotencyKey
 SELECT id::text, receipt, submission_hash, created_at FROM requests WHERE idempotency_key = $1`
@@ -78,8 +77,7 @@ func insert(ctx context.Context, pool *pgxpool.Pool, r stored, msg outbox.Messag
 		QueryRow(context.Context, string, ...any) pgx.Row
 	}) (bool, error) {
 		var written int
-		var notified string
-		if err := q.QueryRow(ctx, qInsertRequest, args...).Scan(&written, &notified); err != nil {
+		if err := q.QueryRow(ctx, qInsertRequest, args...).Scan(&written); err != nil {
 			return false, fmt.Errorf("insert request: %w", err)
 		}
 		return written == 1, nil

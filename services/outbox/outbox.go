@@ -21,20 +21,13 @@ import (
 	"madoguchi.dev/platform/tracing"
 )
 
-// NotifyChannel is the LISTEN/NOTIFY channel that wakes the relay at commit.
-const NotifyChannel = "outbox"
-
 const qEnqueue = `-- name: Enqueue
 INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
 VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`
 
-const qNotify = `-- name: Notify
-SELECT pg_notify('` + NotifyChannel + `', '')`
-
 // Message is one outbox row's values, for a caller that writes the row
 // with its own SQL (for instance in the same statement as the state it
-// announces, to save round trips). After such a commit the caller wakes the
-// relay itself (pg_notify on NotifyChannel).
+// announces, to save round trips).
 type Message struct {
 	RequestID, Subject, MsgID, MsgType string
 	Payload                            []byte
@@ -56,7 +49,8 @@ func NewMessage(ctx context.Context, requestID, subject, msgID string, m proto.M
 }
 
 // Enqueue adds a message to the outbox inside tx. msgID must be stable for
-// the event (e.g. the request id), never derived from the payload.
+// the event (e.g. the request id), never derived from the payload. After the
+// commit, call the relay's Wake (or let its poll find the row).
 func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m proto.Message) error {
 	msg, err := NewMessage(ctx, requestID, subject, msgID, m)
 	if err != nil {
@@ -65,11 +59,6 @@ func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m
 	if _, err := tx.Exec(ctx, qEnqueue, msg.RequestID, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload,
 		msg.Traceparent, msg.Tracestate); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
-	}
-	// Delivered only when tx commits: the relay wakes exactly when there is
-	// something committed to send.
-	if _, err := tx.Exec(ctx, qNotify); err != nil {
-		return fmt.Errorf("outbox: notify: %w", err)
 	}
 	return nil
 }

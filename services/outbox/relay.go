@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,8 +42,29 @@ type Relay struct {
 	Log  zerolog.Logger
 	// BatchSize rows per transaction (default 100).
 	BatchSize int
-	// PollInterval is the fallback when no NOTIFY arrives (default 1s).
+	// PollInterval is how often the relay looks for rows without a Wake
+	// (default 1s): rows another process committed, or left unsent by a
+	// relay that died.
 	PollInterval time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (r *Relay) wakeCh() chan struct{} {
+	r.wakeOnce.Do(func() { r.wake = make(chan struct{}, 1) })
+	return r.wake
+}
+
+// Wake makes the relay look for rows at once; the writer calls it after its
+// commit, in-process. (pg_notify would do the same across processes, but
+// PostgreSQL serialises the commits of every notifying transaction on one
+// global lock, which capped the intake's accept rate.)
+func (r *Relay) Wake() {
+	select {
+	case r.wakeCh() <- struct{}{}:
+	default:
+	}
 }
 
 type row struct {
@@ -60,8 +82,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if poll <= 0 {
 		poll = time.Second
 	}
-	wake := make(chan struct{}, 1)
-	go r.listen(ctx, wake)
+	wake := r.wakeCh()
 	for {
 		n, err := r.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -179,38 +200,4 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 func (r *Relay) Lag(ctx context.Context) (count int64, oldestSeconds float64, err error) {
 	err = r.Pool.QueryRow(ctx, qUnsentCount).Scan(&count, &oldestSeconds)
 	return count, oldestSeconds, err
-}
-
-// listen turns NOTIFYs into wake-ups; on connection loss it reconnects, and
-// the poll interval covers the gap.
-func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
-	for ctx.Err() == nil {
-		err := func() error {
-			conn, err := r.Pool.Acquire(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Release()
-			if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-				return err
-			}
-			for {
-				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-					return err
-				}
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		}()
-		if ctx.Err() != nil {
-			return
-		}
-		r.Log.Debug().Err(err).Msg("outbox listen interrupted; reconnecting")
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
 }

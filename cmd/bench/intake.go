@@ -324,7 +324,7 @@ func (b *bench) fixedLoad(ctx context.Context, seq *atomic.Int64, perSec float64
 	end := start.Add(b.cfg.IntakeLoadDuration)
 	for i := 0; ; i++ {
 		at := start.Add(time.Duration(i) * interval)
-		if !at.Before(end) || ctx.Err() != nil {
+		if !at.Before(end) || ctx.Err() != nil || (b.cfg.IntakeLoadMax > 0 && out.Sent >= b.cfg.IntakeLoadMax) {
 			break
 		}
 		if d := time.Until(at); d > 0 {

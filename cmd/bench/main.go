@@ -53,6 +53,7 @@ type config struct {
 	IntakeMax          int           `json:"intake_max_requests"`
 	IntakeLoad         float64       `json:"intake_load_fraction"`
 	IntakeLoadDuration time.Duration `json:"intake_load_duration"`
+	IntakeLoadMax      int           `json:"intake_load_max_requests"`
 	DrainTimeout       time.Duration `json:"drain_timeout"`
 
 	E2EN       int           `json:"e2e_n"`
@@ -82,6 +83,7 @@ func parseFlags() config {
 	flag.IntVar(&c.IntakeMax, "intake-max", 2000, "stop the accept-rate window early after this many requests (each starts a real workflow)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
 	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 6*time.Second, "open-loop fixed-load window")
+	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 3000, "stop the fixed-load window early after this many requests (each becomes a parked workflow, counted in phase 3)")
 	flag.DurationVar(&c.DrainTimeout, "drain-timeout", 4*time.Minute, "how long to wait for the intake's requests to reach verification")
 
 	flag.IntVar(&c.E2EN, "e2e-n", 100, "deletion requests driven end to end (all at once)")

@@ -111,16 +111,24 @@ func write(t *testing.T, path string, b []byte) {
 	}
 }
 
-func TestClientCertificateIsPresentedAndARotatedOneIsPickedUpWithoutRestart(t *testing.T) {
-	p := newPKI(t)
-	srv := p.serve(t)
+// clientFiles writes the CA and a client certificate for cn into a fresh
+// directory, as a mounted Secret would hold them, and names them in Options.
+func (p *pki) clientFiles(t *testing.T, cn string) Options {
+	t.Helper()
 	dir := t.TempDir()
 	o := Options{CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
 		CAFile: filepath.Join(dir, "ca.crt"), ServerName: "temporal.test"}
 	write(t, o.CAFile, p.caPEM)
-	c, k := p.issue(t, "worker-1", x509.ExtKeyUsageClientAuth)
+	c, k := p.issue(t, cn, x509.ExtKeyUsageClientAuth)
 	write(t, o.CertFile, c)
 	write(t, o.KeyFile, k)
+	return o
+}
+
+func TestClientCertificateIsPresentedAndARotatedOneIsPickedUpWithoutRestart(t *testing.T) {
+	p := newPKI(t)
+	srv := p.serve(t)
+	o := p.clientFiles(t, "worker-1")
 
 	cfg, err := o.TLSConfig()
 	if err != nil {
@@ -138,7 +146,7 @@ func TestClientCertificateIsPresentedAndARotatedOneIsPickedUpWithoutRestart(t *t
 		t.Fatalf("mutual TLS handshake: %v", err)
 	}
 	// cert-manager rotates the Secret: the next connection uses the new pair.
-	c, k = p.issue(t, "worker-2", x509.ExtKeyUsageClientAuth)
+	c, k := p.issue(t, "worker-2", x509.ExtKeyUsageClientAuth)
 	write(t, o.CertFile, c)
 	write(t, o.KeyFile, k)
 	if err := handshake(); err != nil {
@@ -159,13 +167,7 @@ func TestClientCertificateIsPresentedAndARotatedOneIsPickedUpWithoutRestart(t *t
 func TestApplyWiresTLSIntoTheTemporalClient(t *testing.T) {
 	p := newPKI(t)
 	srv := p.serve(t)
-	dir := t.TempDir()
-	o := Options{CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
-		CAFile: filepath.Join(dir, "ca.crt"), ServerName: "temporal.test"}
-	write(t, o.CAFile, p.caPEM)
-	c, k := p.issue(t, "dsr-worker", x509.ExtKeyUsageClientAuth)
-	write(t, o.CertFile, c)
-	write(t, o.KeyFile, k)
+	o := p.clientFiles(t, "dsr-worker")
 	co := client.Options{HostPort: srv.addr}
 	if err := o.Apply(&co); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ import (
 	"madoguchi.dev/services/bridge"
 	"madoguchi.dev/services/holderkit"
 	"madoguchi.dev/services/intake"
+	intakemigrations "madoguchi.dev/services/intake/migrations"
 	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/workflows/policy/deadline"
 	"madoguchi.dev/workflows/registry"
@@ -247,6 +248,21 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 		Requests:         intake.TemporalRequests{Client: tc},
 		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
 		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention})
+}
+
+// Reseal re-seals what the intake stores under older keys with the active
+// one (after a key rotation, deploy/README.md), so the old key can go.
+func (rt *Runtime) Reseal(ctx context.Context) (intake.ResealStats, error) {
+	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
+	if err != nil {
+		return intake.ResealStats{}, fmt.Errorf("reseal: %w", err)
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, intakemigrations.FS); err != nil {
+		return intake.ResealStats{}, fmt.Errorf("reseal: %w", err)
+	}
+	svc := &intake.Service{Pool: pool, Ring: rt.Ring, Namespace: rt.Namespace, Log: rt.Log}
+	return svc.Reseal(ctx)
 }
 
 // RunBridge dispatches requests to Temporal and results to workflows.

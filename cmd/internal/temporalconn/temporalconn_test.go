@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -218,5 +219,24 @@ func TestTLSOptionsAreCheckedAtStartUp(t *testing.T) {
 				t.Error("API key given but no credentials set")
 			}
 		})
+	}
+}
+
+// Payloads are ciphertext: requests go uncompressed unless gzip is asked for.
+func TestCompressionIsOffUnlessGzipIsAskedFor(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  any
+	}{{"", &client.GrpcCompressionNone{}}, {"none", &client.GrpcCompressionNone{}}, {"gzip", &client.GrpcCompressionGzip{}}} {
+		co := client.Options{}
+		if err := (Options{Compression: tc.value}).Apply(&co); err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		if fmt.Sprintf("%T", co.ConnectionOptions.GrpcCompression) != fmt.Sprintf("%T", tc.want) {
+			t.Errorf("%q: compression %T; want %T", tc.value, co.ConnectionOptions.GrpcCompression, tc.want)
+		}
+	}
+	if err := (Options{Compression: "zstd"}).Apply(&client.Options{}); err == nil {
+		t.Error("an unknown compression was accepted")
 	}
 }

@@ -57,6 +57,7 @@ type config struct {
 	DrainTimeout       time.Duration `json:"drain_timeout"`
 
 	E2EN       int           `json:"e2e_n"`
+	E2ERounds  int           `json:"e2e_rounds"`
 	E2ETimeout time.Duration `json:"e2e_timeout"`
 
 	ErasureN    int     `json:"erasure_n"`
@@ -87,6 +88,7 @@ func parseFlags() config {
 	flag.DurationVar(&c.DrainTimeout, "drain-timeout", 4*time.Minute, "how long to wait for the intake's requests to reach verification")
 
 	flag.IntVar(&c.E2EN, "e2e-n", 100, "deletion requests driven end to end (all at once)")
+	flag.IntVar(&c.E2ERounds, "e2e-rounds", 3, "rounds of (N requests, then the bare baseline); the median round is reported")
 	flag.DurationVar(&c.E2ETimeout, "e2e-timeout", 5*time.Minute, "limit for the end-to-end phase (each side)")
 
 	flag.IntVar(&c.ErasureN, "erasure-n", 1000, "erasure events published")

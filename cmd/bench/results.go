@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,7 @@ func (r *Results) rows() []Row {
 		rows = append(rows, Row{Metric: fmt.Sprintf("2. e2e deletions/s (N=%d, 6 holders)", e.N),
 			Madoguchi: fmt.Sprintf("%.2f/s", e.PerSec), Baseline: fmt.Sprintf("%.2f/s bare (%d act.)", e.Bare.PerSec, e.Activities),
 			Ratio: e.Ratio, Target: "≥ 70%", Verdict: verdict(e.Ratio >= 0.7 && e.Failed == 0)},
+			Row{Metric: fmt.Sprintf("   rounds (median shown): %s", e.roundRatios()), Target: "diagnostic", Verdict: "info"},
 			Row{Metric: "2. e2e latency p50 / p99 (submit → done)",
 				Madoguchi: fmt.Sprintf("%.1f / %.1f s", e.Latency.P50ms/1000, e.Latency.P99ms/1000),
 				Baseline:  fmt.Sprintf("%.1f / %.1f s bare", e.Bare.Latency.P50ms/1000, e.Bare.Latency.P99ms/1000),
@@ -136,4 +138,12 @@ func safeDiv(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+func (e *E2EResult) roundRatios() string {
+	var parts []string
+	for _, r := range e.Rounds {
+		parts = append(parts, fmt.Sprintf("%.0f%%", r.Ratio*100))
+	}
+	return strings.Join(parts, " ")
 }

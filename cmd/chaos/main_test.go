@@ -139,6 +139,12 @@ func run(m *testing.M) int {
 	if code != 0 {
 		b, _ := os.ReadFile(filepath.Join(dir, "components.log"))
 		fmt.Fprintf(os.Stderr, "---- component log (tail) ----\n%s\n", tail(b, 80))
+		select {
+		case <-stk.Done():
+			// A component that failed stops the whole stack: say which.
+			fmt.Fprintf(os.Stderr, "---- the stack stopped: %v\n", stk.Err())
+		default:
+		}
 	}
 	return code
 }

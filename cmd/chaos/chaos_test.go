@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/testinfra"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/bridge"
@@ -210,18 +211,7 @@ func TestWorkerKilledInTheMiddleOfAFanOut(t *testing.T) {
 	// the worker die, or no command would be waiting for members.
 	ns := stk.Runtime.Namespace
 	eventually(t, time.Minute, "the erase commands wait in the stream for members", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		st, err := js.Stream(ctx, ns.StreamCommands())
-		if err != nil {
-			return false, err.Error()
-		}
-		subject := ns.Command("members", "erase")
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			return false, err.Error()
-		}
-		n := info.State.Subjects[subject]
+		n := testinfra.SubjectCount(t, js, ns.StreamCommands(), ns.Command("members", "erase"))
 		return n >= uint64(len(reqs)), fmt.Sprintf("%d of %d", n, len(reqs))
 	})
 	stop(t, "worker")

@@ -106,21 +106,3 @@ func (s *Service) ConsumeConclusions(ctx context.Context, js jetstream.JetStream
 		return nil
 	})
 }
-
-// purgeEvery runs PurgeConcluded now and then every interval until ctx ends.
-func (s *Service) purgeEvery(ctx context.Context, retention, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := s.PurgeConcluded(ctx, retention); err != nil && ctx.Err() == nil {
-			s.Log.Warn().Err(err).Msg("retention purge failed; retrying at the next interval")
-		} else if n > 0 {
-			s.Log.Info().Int64("purged", n).Dur("retention", retention).Msg("personal data of concluded requests purged")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

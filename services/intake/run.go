@@ -74,7 +74,8 @@ func Run(ctx context.Context, d Deps) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { svc.purgeKeptUploads(gctx); return nil })
+	// Files kept from failed form attempts that no request claimed.
+	g.Go(func() error { svc.purgeEvery(gctx, time.Hour, "unclaimed uploads", svc.PurgeStaleUploads); return nil })
 	g.Go(func() error { return svc.ConsumeConclusions(gctx, d.JS) })
 	retention, interval := d.Retention, d.PurgeInterval
 	if retention <= 0 {
@@ -83,20 +84,24 @@ func Run(ctx context.Context, d Deps) error {
 	if interval <= 0 {
 		interval = time.Hour
 	}
-	g.Go(func() error { svc.purgeEvery(gctx, retention, interval); return nil })
+	g.Go(func() error {
+		svc.purgeEvery(gctx, interval, "personal data of concluded requests",
+			func(ctx context.Context) (int64, error) { return svc.PurgeConcluded(ctx, retention) })
+		return nil
+	})
 	return g.Wait()
 }
 
-// purgeKeptUploads deletes, every hour, files kept from failed form
-// attempts that no request claimed.
-func (s *Service) purgeKeptUploads(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+// purgeEvery runs purge now and then every interval until ctx ends,
+// logging what it removed (a count) or why it failed; the next round retries.
+func (s *Service) purgeEvery(ctx context.Context, interval time.Duration, what string, purge func(context.Context) (int64, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := s.PurgeStaleUploads(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn().Err(err).Msg("purging kept uploads failed")
+		if n, err := purge(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn().Err(err).Msgf("purging %s failed; retrying at the next interval", what)
 		} else if n > 0 {
-			s.Log.Info().Int64("purged", n).Msg("unclaimed uploads purged")
+			s.Log.Info().Int64("purged", n).Msgf("%s purged", what)
 		}
 		select {
 		case <-ctx.Done():

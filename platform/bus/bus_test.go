@@ -322,3 +322,100 @@ func TestDeclareStreamsIsRepeatableAndCreatesEveryStream(t *testing.T) {
 		}
 	}
 }
+
+// With Concurrency n the handler works on n messages at once: n handlers
+// each wait until all n have started, which one-at-a-time consumption
+// could never satisfy.
+func TestConsumerWithConcurrencyHandlesThatManyMessagesAtOnce(t *testing.T) {
+	f := newFixture(t)
+	const n = 4
+	f.cons.Concurrency = n
+	var started sync.WaitGroup
+	started.Add(n)
+	allIn := make(chan struct{})
+	go func() { started.Wait(); close(allIn) }()
+	f.run(t, func(ev *dsrv1.ErasureCompleted, delivered uint64) error {
+		if delivered == 1 {
+			started.Done()
+		}
+		select {
+		case <-allIn:
+			return nil
+		case <-time.After(testinfra.Timeout):
+			return errors.New("the other handlers never started")
+		}
+	})
+	ids := []string{"c1", "c2", "c3", "c4"}
+	for _, id := range ids {
+		f.publish(t, id)
+	}
+	for range ids {
+		select {
+		case s := <-f.done:
+			if s.delivered != 1 {
+				t.Errorf("message %s handled on delivery %d; want the first", s.id, s.delivered)
+			}
+		case <-time.After(testinfra.Timeout):
+			t.Fatal("not every message was handled: the handlers did not run at once")
+		}
+	}
+	f.waitSettled(t)
+}
+
+// Shutting down lets every handler in flight finish and ack: Run returns
+// only after them, so no work is torn in half or left for redelivery.
+func TestConsumerShutdownWaitsForEveryHandlerInFlight(t *testing.T) {
+	f := newFixture(t)
+	f.cons.Concurrency = 3
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	entered := make(chan string, 3)
+	release := make(chan struct{})
+	var finished sync.Map
+	done := make(chan error, 1)
+	go func() {
+		done <- f.cons.Run(ctx, f.js, func(ctx context.Context, msg jetstream.Msg) error {
+			var ev dsrv1.ErasureCompleted
+			if err := bus.Decode(msg, &ev); err != nil {
+				return bus.Poison("%v", err)
+			}
+			entered <- ev.GetEventId()
+			<-release
+			finished.Store(ev.GetEventId(), true)
+			return nil
+		})
+	}()
+	for _, id := range []string{"s1", "s2", "s3"} {
+		f.publish(t, id)
+	}
+	var inFlight []string
+	for len(inFlight) < 3 {
+		select {
+		case id := <-entered:
+			inFlight = append(inFlight, id)
+		case <-time.After(testinfra.Timeout):
+			t.Fatalf("only %v reached the handler", inFlight)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) while three handlers were still working", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(testinfra.Timeout):
+		t.Fatal("Run did not return after its handlers finished")
+	}
+	for _, id := range inFlight {
+		if _, ok := finished.Load(id); !ok {
+			t.Errorf("handler for %s did not finish before Run returned", id)
+		}
+	}
+	f.waitSettled(t)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,7 +48,13 @@ type Consumer struct {
 	AckWait time.Duration
 	// DeliverPolicy; default all (a new consumer starts at the stream's start).
 	DeliverPolicy jetstream.DeliverPolicy
-	Log           zerolog.Logger
+	// Concurrency is how many messages the handler works on at once
+	// (default 1: one after another). Each message is acked on its own, so
+	// a consumer whose handler waits on another server (a workflow start, a
+	// signal, a database transaction) can keep several in flight; the
+	// handler must then be safe to run concurrently.
+	Concurrency int
+	Log         zerolog.Logger
 }
 
 // Backoff between retries of one message.
@@ -115,6 +122,11 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	go c.sampleLag(ctx, cons)
+	// slots bounds the handlers in flight; on shutdown Run returns only
+	// once every one of them has finished.
+	slots := make(chan struct{}, max(1, c.Concurrency))
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -124,11 +136,16 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 			c.Log.Warn().Err(err).Str("consumer", c.Durable).Msg("pull failed; retrying")
 			continue
 		}
-		// The handler gets a context that outlives shutdown by a bounded
-		// time, so work in flight finishes instead of being torn in half.
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
-		c.handle(hctx, js, msg, h, maxDeliver)
-		cancel()
+		slots <- struct{}{}
+		inFlight.Add(1)
+		go func() {
+			defer func() { <-slots; inFlight.Done() }()
+			// The handler gets a context that outlives shutdown by a bounded
+			// time, so work in flight finishes instead of being torn in half.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+			defer cancel()
+			c.handle(hctx, js, msg, h, maxDeliver)
+		}()
 	}
 }
 

@@ -39,20 +39,35 @@ type Bridge struct {
 	Temporal  client.Client
 	Namespace contract.Namespace
 	Log       zerolog.Logger
+	// Concurrency is how many workflow starts, and separately how many
+	// signals, may be in flight at once (default DefaultConcurrency). Each is
+	// one round trip to Temporal; one at a time, the dispatcher and the
+	// results consumer wait on the server most of the time.
+	Concurrency int
 }
+
+// DefaultConcurrency is the bridge's default Concurrency.
+const DefaultConcurrency = 16
 
 // Run consumes both streams until ctx ends.
 func (b *Bridge) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return bus.Consumer{Namespace: b.Namespace, Stream: b.Namespace.StreamRequests(), Durable: "dispatcher",
-			FilterSubjects: []string{b.Namespace.RequestSubmitted()}, Log: b.Log}.Run(gctx, b.JS, b.Dispatch)
+			FilterSubjects: []string{b.Namespace.RequestSubmitted()}, Concurrency: b.concurrency(), Log: b.Log}.Run(gctx, b.JS, b.Dispatch)
 	})
 	g.Go(func() error {
 		return bus.Consumer{Namespace: b.Namespace, Stream: b.Namespace.StreamResults(), Durable: "results",
-			FilterSubjects: []string{b.Namespace.AllResults()}, Log: b.Log}.Run(gctx, b.JS, b.DeliverResult)
+			FilterSubjects: []string{b.Namespace.AllResults()}, Concurrency: b.concurrency(), Log: b.Log}.Run(gctx, b.JS, b.DeliverResult)
 	})
 	return g.Wait()
+}
+
+func (b *Bridge) concurrency() int {
+	if b.Concurrency <= 0 {
+		return DefaultConcurrency
+	}
+	return b.Concurrency
 }
 
 // Dispatch starts the request's workflow. The workflow id is derived from the

@@ -7,6 +7,7 @@
 package holderkit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,16 @@ type Holder struct {
 	// sealed export) are kept for answering redeliveries; zero means
 	// DefaultRetention. See PurgeProcessed.
 	Retention time.Duration
+	// Concurrency is how many commands are carried out at once (default
+	// DefaultConcurrency), each in its own transaction. Two deliveries of one
+	// command cannot both take effect: the processed-commands key (request,
+	// action) lets one transaction commit and rolls the other back.
+	Concurrency int
 }
+
+// DefaultConcurrency is a holder's default Concurrency: the size of the
+// holder's default connection pool.
+const DefaultConcurrency = 4
 
 // Migrate creates holderkit's table in the holder's database.
 func (h *Holder) Migrate(ctx context.Context) error {
@@ -106,7 +116,7 @@ func (h *Holder) Run(ctx context.Context) error {
 	go h.purgeEvery(ctx, time.Hour)
 	return bus.Consumer{
 		Namespace: h.Namespace, Stream: h.Namespace.StreamCommands(), Durable: "holder-" + h.Name,
-		FilterSubjects: []string{h.Namespace.CommandsFor(h.Name)}, Log: h.Log,
+		FilterSubjects: []string{h.Namespace.CommandsFor(h.Name)}, Concurrency: cmp.Or(h.Concurrency, DefaultConcurrency), Log: h.Log,
 	}.Run(ctx, h.JS, h.Handle)
 }
 

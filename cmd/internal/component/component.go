@@ -86,6 +86,13 @@ type Config struct {
 	// processed commands are purged this long after (privacy policy §7).
 	Retention time.Duration `env:"MADOGUCHI_RETENTION" envDefault:"8760h"`
 
+	// BridgeConcurrency: workflow starts, and holder-result signals, in
+	// flight at once in the bridge. HolderConcurrency: commands a holder
+	// carries out at once (each in its own transaction; at most the holder's
+	// pool size is useful).
+	BridgeConcurrency int `env:"BRIDGE_CONCURRENCY" envDefault:"16"`
+	HolderConcurrency int `env:"HOLDER_CONCURRENCY" envDefault:"4"`
+
 	IntakeAddr        string `env:"INTAKE_ADDR" envDefault:"127.0.0.1:8080"`
 	IntakeDatabaseURL string `env:"INTAKE_DATABASE_URL"`
 	// HolderDatabaseURLs are read from HOLDER_<NAME>_DATABASE_URL, one per
@@ -278,7 +285,8 @@ func (rt *Runtime) RunBridge(ctx context.Context) error {
 		return err
 	}
 	defer tc.Close()
-	return (&bridge.Bridge{JS: js, Temporal: tc, Namespace: rt.Namespace, Log: log}).Run(ctx)
+	return (&bridge.Bridge{JS: js, Temporal: tc, Namespace: rt.Namespace, Log: log,
+		Concurrency: rt.Config.BridgeConcurrency}).Run(ctx)
 }
 
 // RunWorker runs the request workflow and its activities.
@@ -339,7 +347,7 @@ func (rt *Runtime) RunHolder(ctx context.Context, name string) error {
 	}
 	defer nc.Drain()
 	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: rt.Ring, Log: log, Actions: svc.Actions(),
-		Retention: rt.Config.Retention}
+		Retention: rt.Config.Retention, Concurrency: rt.Config.HolderConcurrency}
 	log.Info().Msg("holder consuming commands")
 	return h.Run(ctx)
 }

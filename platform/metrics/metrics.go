@@ -25,6 +25,13 @@ var (
 		Namespace: "madoguchi", Name: "requests_accepted_total",
 		Help: "Requests durably accepted by the intake, by kind and channel (api, form).",
 	}, []string{"kind", "channel"})
+	// IntakeBatchSize is how many requests each of the intake's statements
+	// wrote: 1 at low load, more as submissions arrive together.
+	IntakeBatchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "madoguchi", Name: "intake_commit_batch_size",
+		Help:    "Requests written by one intake statement (one commit).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
 	// RequestsRejected counts submissions refused by validation.
 	RequestsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "madoguchi", Name: "requests_rejected_total",
@@ -96,7 +103,7 @@ var (
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		RequestsAccepted, RequestsRejected, OutboxUnsent, OutboxOldestSeconds, OutboxPublished,
+		RequestsAccepted, RequestsRejected, IntakeBatchSize, OutboxUnsent, OutboxOldestSeconds, OutboxPublished,
 		Consumed, Redeliveries, ConsumerPending, HandlerSeconds, HolderResultSeconds, StageChanges,
 		DeadlineAlerts, NoticesSent, RetentionPurged)
 }

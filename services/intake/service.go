@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,6 +59,14 @@ type Service struct {
 	// Announced, when set, is called after a new request committed (the
 	// outbox relay's Wake, so the event goes out at once).
 	Announced func()
+
+	writerOnce sync.Once
+	writer     *groupWriter
+}
+
+func (s *Service) groupWriter() *groupWriter {
+	s.writerOnce.Do(func() { s.writer = newGroupWriter(s.Pool) })
+	return s.writer
 }
 
 // Accepted is the answer to a submission.
@@ -170,7 +179,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if len(sub.Documents) > 0 {
 		documents = func(tx pgx.Tx) error { return s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now) }
 	}
-	gotID, gotReceipt, createdAt, existing, err := insert(ctx, s.Pool, r, msg, documents)
+	gotID, gotReceipt, createdAt, existing, err := s.insert(ctx, r, msg, documents)
 	if err == nil && !existing && s.Announced != nil {
 		s.Announced()
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/outbox"
@@ -61,33 +60,40 @@ func submissionHash(s *Submission) []byte {
 	return h[:]
 }
 
-// insert writes the request and its announcement msg in one statement; with
-// documents (which must commit with them) in one transaction. When the
-// idempotency key exists already it returns that request instead (existing
-// true) and writes nothing.
-func insert(ctx context.Context, pool *pgxpool.Pool, r stored, msg outbox.Message, documents func(pgx.Tx) error) (id, receipt string, createdAt time.Time, existing bool, err error) {
+// queryRower is a pool or a transaction.
+type queryRower interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+// insertOne writes the request and its announcement in one statement;
+// false when the idempotency key exists already (nothing is written then).
+func insertOne(ctx context.Context, q queryRower, r stored, msg outbox.Message) (bool, error) {
 	var key any
 	if r.idempotencyKey != "" {
 		key = r.idempotencyKey
 	}
-	args := []any{r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
+	var written int
+	err := q.QueryRow(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
 		r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
-		r.statusTokenHash, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload, msg.Traceparent, msg.Tracestate}
-	write := func(q interface {
-		QueryRow(context.Context, string, ...any) pgx.Row
-	}) (bool, error) {
-		var written int
-		if err := q.QueryRow(ctx, qInsertRequest, args...).Scan(&written); err != nil {
-			return false, fmt.Errorf("insert request: %w", err)
-		}
-		return written == 1, nil
+		r.statusTokenHash, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload, msg.Traceparent, msg.Tracestate).Scan(&written)
+	if err != nil {
+		return false, fmt.Errorf("insert request: %w", err)
 	}
+	return written == 1, nil
+}
+
+// insert writes the request and its announcement msg: with the requests
+// submitted at the same moment in one statement (groupWriter), or, with
+// documents (which must commit with them), in a transaction of its own. When
+// the idempotency key exists already it returns that request instead
+// (existing true) and writes nothing.
+func (s *Service) insert(ctx context.Context, r stored, msg outbox.Message, documents func(pgx.Tx) error) (id, receipt string, createdAt time.Time, existing bool, err error) {
 	var written bool
 	if documents == nil {
-		written, err = write(pool)
+		written, err = s.groupWriter().write(ctx, r, msg)
 	} else {
-		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if written, err = write(tx); err != nil || !written {
+		err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+			if written, err = insertOne(ctx, tx, r, msg); err != nil || !written {
 				return err
 			}
 			return documents(tx)
@@ -100,7 +106,7 @@ func insert(ctx context.Context, pool *pgxpool.Pool, r stored, msg outbox.Messag
 		return r.id, r.receipt, r.createdAt, false, nil
 	}
 	var hash []byte
-	if err := pool.QueryRow(ctx, qRequestByIdempotencyKey, r.idempotencyKey).Scan(&id, &receipt, &hash, &createdAt); err != nil {
+	if err := s.Pool.QueryRow(ctx, qRequestByIdempotencyKey, r.idempotencyKey).Scan(&id, &receipt, &hash, &createdAt); err != nil {
 		return "", "", time.Time{}, false, fmt.Errorf("read idempotent request: %w", err)
 	}
 	if string(hash) != string(r.hash) {

@@ -46,6 +46,9 @@ type Relay struct {
 	// (default 1s): rows another process committed, or left unsent by a
 	// relay that died.
 	PollInterval time.Duration
+	// LagInterval is how often the unsent count and the oldest row's age
+	// are sampled for the metrics (default 5s).
+	LagInterval time.Duration
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -83,14 +86,14 @@ func (r *Relay) Run(ctx context.Context) error {
 		poll = time.Second
 	}
 	wake := r.wakeCh()
+	// The lag is sampled on its own clock: the relay is woken on every
+	// commit, and a count after each batch was thousands of queries a
+	// second under load.
+	go r.sampleLag(ctx, r.lagInterval())
 	for {
 		n, err := r.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Warn().Err(err).Msg("outbox relay batch failed; will retry")
-		}
-		if count, oldest, err := r.Lag(ctx); err == nil {
-			metrics.OutboxUnsent.Set(float64(count))
-			metrics.OutboxOldestSeconds.Set(oldest)
 		}
 		if n == r.batchSize() {
 			continue // more may be waiting
@@ -102,6 +105,30 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-time.After(poll):
 		}
 	}
+}
+
+// sampleLag publishes Lag to the metrics every interval until ctx ends.
+func (r *Relay) sampleLag(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if count, oldest, err := r.Lag(ctx); err == nil {
+			metrics.OutboxUnsent.Set(float64(count))
+			metrics.OutboxOldestSeconds.Set(oldest)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Relay) lagInterval() time.Duration {
+	if r.LagInterval <= 0 {
+		return 5 * time.Second
+	}
+	return r.LagInterval
 }
 
 func (r *Relay) batchSize() int {

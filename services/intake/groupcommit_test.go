@@ -1,0 +1,235 @@
+package intake
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"madoguchi.dev/platform/testinfra"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/services/intake/migrations"
+	"madoguchi.dev/services/outbox"
+)
+
+// pendingRequest is one request as Submit hands it to the writer.
+func pendingRequest(t *testing.T, receipt, key string) (stored, outbox.Message) {
+	t.Helper()
+	id := uuid.Must(uuid.NewV7()).String()
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return b
+	}
+	sub := &Submission{Kind: "deletion", Jurisdiction: "JP", Locale: "ja"}
+	r := stored{id: id, receipt: receipt, sub: sub, idempotencyKey: key,
+		sealed: &dsrv1.Sealed{KeyId: "test1", Nonce: random(12), Ciphertext: random(64)},
+		hash:   random(32), createdAt: time.Now().Truncate(time.Microsecond), statusTokenHash: random(32)}
+	msg := outbox.Message{RequestID: id, Subject: "t.requests.submitted", MsgID: id, MsgType: "dsr.v1.RequestSubmitted",
+		Payload: []byte("payload-" + id)}
+	return r, msg
+}
+
+type writeOutcome struct {
+	id      string
+	written bool
+	err     error
+}
+
+// queueTogether makes the writer's only slot busy, queues every request from
+// its own goroutine, waits until all are queued, then frees the slot: what
+// happens when requests arrive while a statement is in flight.
+func queueTogether(t *testing.T, g *groupWriter, ctxs []context.Context, reqs []stored, msgs []outbox.Message) []writeOutcome {
+	t.Helper()
+	g.mu.Lock()
+	g.inFlight = g.slots
+	g.mu.Unlock()
+	out := make([]writeOutcome, len(reqs))
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Go(func() {
+			written, err := g.write(ctxs[i], reqs[i], msgs[i])
+			out[i] = writeOutcome{id: reqs[i].id, written: written, err: err}
+		})
+	}
+	deadline := time.Now().Add(testinfra.Timeout)
+	for {
+		g.mu.Lock()
+		n := len(g.queue)
+		g.mu.Unlock()
+		if n == len(reqs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d requests queued", n, len(reqs))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	go g.drain() // the slot's holder moves on to the queue
+	wg.Wait()
+	return out
+}
+
+func newTestWriter(t *testing.T) (*groupWriter, *pgxpool.Pool) {
+	t.Helper()
+	pool := testinfra.Pool(t, "t_group", migrations.FS)
+	g := newGroupWriter(pool)
+	g.slots = 1
+	return g, pool
+}
+
+func background(n int) []context.Context {
+	out := make([]context.Context, n)
+	for i := range out {
+		out[i] = context.Background()
+	}
+	return out
+}
+
+// transactionsOf counts the distinct transactions that wrote the rows.
+func transactionsOf(t *testing.T, pool *pgxpool.Pool, table string) (rows, transactions int) {
+	t.Helper()
+	err := pool.QueryRow(context.Background(), fmt.Sprintf(`SELECT count(*), count(DISTINCT xmin::text) FROM %s`, table)).
+		Scan(&rows, &transactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, transactions
+}
+
+func TestRequestsQueuedTogetherCommitInOneTransactionEachWithItsAnnouncement(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	const n = 12
+	reqs, msgs := make([]stored, n), make([]outbox.Message, n)
+	for i := range n {
+		reqs[i], msgs[i] = pendingRequest(t, fmt.Sprintf("20261202-B%05d", i), fmt.Sprintf("key-%d", i))
+	}
+	for _, o := range queueTogether(t, g, background(n), reqs, msgs) {
+		if o.err != nil || !o.written {
+			t.Errorf("request %s: written=%v err=%v; want written", o.id, o.written, o.err)
+		}
+	}
+	if rows, txs := transactionsOf(t, pool, "requests"); rows != n || txs != 1 {
+		t.Errorf("requests: %d rows in %d transactions; want %d in one", rows, txs, n)
+	}
+	var joined int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox o JOIN requests r ON r.id = o.request_id
+		WHERE o.msg_id = r.id::text AND o.xmin = r.xmin`).Scan(&joined); err != nil {
+		t.Fatal(err)
+	}
+	if joined != n {
+		t.Errorf("%d requests have their announcement in the same transaction; want %d", joined, n)
+	}
+}
+
+func TestOneIdempotencyKeyTwiceInABatchWritesOneRequest(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	a, am := pendingRequest(t, "20261202-C00001", "same-key")
+	b, bm := pendingRequest(t, "20261202-C00002", "same-key")
+	c, cm := pendingRequest(t, "20261202-C00003", "")
+	out := queueTogether(t, g, background(3), []stored{a, b, c}, []outbox.Message{am, bm, cm})
+	written := 0
+	for _, o := range out {
+		if o.err != nil {
+			t.Errorf("request %s: %v", o.id, o.err)
+		}
+		if o.written {
+			written++
+		}
+	}
+	if written != 2 || !out[2].written {
+		t.Errorf("written: %+v; want one of the keyed pair and the unkeyed request", out)
+	}
+	if rows, _ := transactionsOf(t, pool, "requests"); rows != 2 {
+		t.Errorf("%d requests stored; want 2", rows)
+	}
+	if rows, _ := transactionsOf(t, pool, "outbox"); rows != 2 {
+		t.Errorf("%d announcements; want 2 (none for the request not written)", rows)
+	}
+}
+
+// A row that breaks the batch (here a receipt already taken) fails alone:
+// the others of its batch are written all the same.
+func TestARowThatBreaksItsBatchFailsAloneAndTheOthersAreWritten(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	first, fm := pendingRequest(t, "20261202-D00001", "")
+	if written, err := g.write(context.Background(), first, fm); err != nil || !written {
+		t.Fatalf("first request: written=%v err=%v", written, err)
+	}
+	clash, clm := pendingRequest(t, "20261202-D00001", "")
+	x, xm := pendingRequest(t, "20261202-D00002", "")
+	y, ym := pendingRequest(t, "20261202-D00003", "")
+	out := queueTogether(t, g, background(3), []stored{x, clash, y}, []outbox.Message{xm, clm, ym})
+	if out[1].err == nil {
+		t.Error("a request whose receipt is taken was accepted")
+	}
+	for _, o := range []writeOutcome{out[0], out[2]} {
+		if o.err != nil || !o.written {
+			t.Errorf("request %s beside the broken row: written=%v err=%v", o.id, o.written, o.err)
+		}
+	}
+	if rows, _ := transactionsOf(t, pool, "requests"); rows != 3 {
+		t.Errorf("%d requests stored; want 3", rows)
+	}
+	if rows, _ := transactionsOf(t, pool, "outbox"); rows != 3 {
+		t.Errorf("%d announcements; want 3", rows)
+	}
+}
+
+// A caller that is gone before its batch is written (the client hung up)
+// is answered with its context's error and leaves nothing behind.
+func TestACallerGoneBeforeItsBatchIsWrittenLeavesNothing(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	a, am := pendingRequest(t, "20261202-E00001", "")
+	b, bm := pendingRequest(t, "20261202-E00002", "")
+	out := queueTogether(t, g, []context.Context{gone, context.Background()}, []stored{a, b}, []outbox.Message{am, bm})
+	if !errors.Is(out[0].err, context.Canceled) || out[0].written {
+		t.Errorf("gone caller: written=%v err=%v; want context.Canceled", out[0].written, out[0].err)
+	}
+	if out[1].err != nil || !out[1].written {
+		t.Errorf("caller beside it: written=%v err=%v", out[1].written, out[1].err)
+	}
+	if rows, _ := transactionsOf(t, pool, "requests"); rows != 1 {
+		t.Errorf("%d requests stored; want only the live caller's", rows)
+	}
+}
+
+// Alone, a request is written at once: the writer waits for no timer and
+// no company, and gives its slot back when the queue is empty.
+func TestALoneRequestIsWrittenAtOnceAndTheSlotIsFreed(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	r, m := pendingRequest(t, "20261202-F00001", "")
+	if written, err := g.write(context.Background(), r, m); err != nil || !written {
+		t.Fatalf("written=%v err=%v", written, err)
+	}
+	// The writer answers before it looks at the queue once more.
+	deadline := time.Now().Add(testinfra.Timeout)
+	for {
+		g.mu.Lock()
+		inFlight, queued := g.inFlight, len(g.queue)
+		g.mu.Unlock()
+		if inFlight == 0 && queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the write: %d statements in flight, %d queued; want none", inFlight, queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if rows, _ := transactionsOf(t, pool, "requests"); rows != 1 {
+		t.Errorf("%d requests stored; want 1", rows)
+	}
+}

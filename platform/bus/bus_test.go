@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -418,4 +419,49 @@ func TestConsumerShutdownWaitsForEveryHandlerInFlight(t *testing.T) {
 		}
 	}
 	f.waitSettled(t)
+}
+
+// Declaring the streams again, unchanged, updates none of them (every
+// component declares them when it starts); a changed setting is applied.
+func TestDeclareStreamsUpdatesOnlyWhatChanged(t *testing.T) {
+	nc, js, ns := testinfra.NATS(t)
+	ctx := context.Background()
+	updated := make(chan string, 16)
+	sub, err := nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.>", func(m *nats.Msg) {
+		updated <- m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := bus.DeclareStreams(ctx, js, ns, bus.StreamOptions{}); err != nil {
+		t.Fatalf("declaring again: %v", err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case name := <-updated:
+		t.Errorf("stream %s was updated although nothing changed", name)
+	case <-time.After(300 * time.Millisecond):
+	}
+	longer := 2 * bus.DefaultStreamOptions.EventsReplay
+	if err := bus.DeclareStreams(ctx, js, ns, bus.StreamOptions{EventsReplay: longer}); err != nil {
+		t.Fatalf("declaring a longer replay window: %v", err)
+	}
+	select {
+	case name := <-updated:
+		if name != ns.StreamEvents() {
+			t.Errorf("stream %s updated; want only %s", name, ns.StreamEvents())
+		}
+	case <-time.After(testinfra.Timeout):
+		t.Fatal("the changed replay window was not applied")
+	}
+	s, err := js.Stream(ctx, ns.StreamEvents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.MaxAge; got != longer {
+		t.Errorf("events stream MaxAge = %s; want %s", got, longer)
+	}
 }

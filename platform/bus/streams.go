@@ -5,7 +5,9 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -98,15 +100,62 @@ func PackagesConfig(ns contract.Namespace, o StreamOptions) jetstream.ObjectStor
 }
 
 // DeclareStreams creates or updates every stream and the packages object
-// store; safe to run at every start.
+// store; safe to run at every start. A stream already as declared is left
+// alone: every component declares the streams when it starts, and an update
+// with nothing to change would still race, inside the server, with another
+// component creating its consumer on that stream (nats-server 2.15's file
+// store, seen under the race detector).
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, ns contract.Namespace, o StreamOptions) error {
 	for _, cfg := range StreamConfigs(ns, o) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := declareStream(ctx, js, cfg); err != nil {
 			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateObjectStore(ctx, PackagesConfig(ns, o)); err != nil {
+	if err := declareObjectStore(ctx, js, PackagesConfig(ns, o)); err != nil {
 		return fmt.Errorf("bus: declare object store %s: %w", ns.PackagesBucket(), err)
 	}
 	return nil
+}
+
+func declareStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateStream(ctx, cfg); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		s, err = js.Stream(ctx, cfg.Name) // another component created it just now
+	}
+	if err != nil {
+		return err
+	}
+	if declared(s.CachedInfo().Config, cfg) {
+		return nil
+	}
+	_, err = js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// declared reports whether have already holds every setting StreamConfigs
+// makes (the server fills in the rest with its defaults).
+func declared(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Duplicates == want.Duplicates &&
+		have.Discard == want.Discard && have.MaxAge == want.MaxAge && have.Retention == want.Retention
+}
+
+func declareObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) error {
+	store, err := js.ObjectStore(ctx, cfg.Bucket)
+	if err == nil {
+		st, err := store.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Description() == cfg.Description && st.TTL() == cfg.TTL && st.Storage() == cfg.Storage && st.Replicas() == cfg.Replicas {
+			return nil
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return err
+	}
+	_, err = js.CreateOrUpdateObjectStore(ctx, cfg)
+	return err
 }

@@ -1,14 +1,18 @@
 package request_test
 
-// The fan-out: every holder is sent the command and waited for on its own
-// durable timer; silence is resent, then escalated to staff, never taken
-// for success. Records held under entrustment (委託) are acted on only at
-// the entrusting company's instruction.
+// The fan-out: every holder is sent the command and waited for until its
+// SLA runs out, on one durable timer per round; silence is resent, then
+// escalated to staff, never taken for success. Records held under
+// entrustment (委託) are acted on only at the entrusting company's
+// instruction.
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/workflow"
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
@@ -291,6 +295,250 @@ func TestRetryHolderWhileAnotherCommandIsBeingSentIsNotLost(t *testing.T) {
 	if got := h.attempts("billing", "act"); len(got) != 2 {
 		t.Errorf("commands to billing = %v; want attempt 2 after the accepted RetryHolder "+
 			"(BUG: RetryHolder uses retry.SendAsync on an unbuffered channel; it is dropped while fanOut is inside send())", got)
+	}
+}
+
+// --- one SLA timer per round (ChangeFanOutRoundTimer) ---
+
+// roundTimer is the Summary of a round's SLA timer.
+func roundTimer(phase string) string { return "HolderSLA round " + phase }
+
+// ended lists "start→end" of timers (end "running" while one runs, "x" for cancelled).
+func ended(ts []timerRec) []string {
+	var out []string
+	for _, t := range ts {
+		switch {
+		case t.End < 0:
+			out = append(out, fmt.Sprintf("%v→running", t.At))
+		case t.Canceled:
+			out = append(out, fmt.Sprintf("%v→x%v", t.At, t.End))
+		default:
+			out = append(out, fmt.Sprintf("%v→%v", t.At, t.End))
+		}
+	}
+	return out
+}
+
+func slaHolder(name string, sla time.Duration, attempts int) request.HolderPlan {
+	return request.HolderPlan{Name: name, SLA: sla, MaxAttempts: attempts}
+}
+
+// The round's commands are scheduled together: a slow send to one holder
+// does not hold back the next, and each SLA runs from its own command.
+func TestARoundsCommandsGoOutTogetherAndEachSLARunsFromItsOwnCommand(t *testing.T) {
+	h := deletionJP(t)
+	h.Holders = []request.HolderPlan{holder("members"), holder("billing")}
+	h.Slow = []slowSend{{Holder: "members", Attempt: 1, D: 10 * time.Second}}
+	h.verifiedAndApproved()
+	h.answer(sent+sla+time.Minute, h.result("act", "members", 2, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(sent+sla+time.Minute, h.result("act", "billing", 2, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	if got := h.attempts("billing", "act"); !slices.Equal(got, []string{at(1, sent), at(2, sent+sla)}) {
+		t.Errorf("commands to billing = %v; want attempt 1 at once, beside the slow one to members, and attempt 2 an SLA later", got)
+	}
+	if got := h.attempts("members", "act"); len(got) != 2 || got[1] != at(2, sent+10*time.Second+sla) {
+		t.Errorf("commands to members = %v; want attempt 2 an SLA after its slow attempt 1 was out (+%v)", got, sent+10*time.Second+sla)
+	}
+}
+
+// Holders may have different SLAs: each is resent at its own deadline and
+// escalated after its own MaxAttempts, while one timer serves the round.
+func TestHoldersWithDifferentSLAsAreEachResentAtTheirOwnDeadlineOnOneTimer(t *testing.T) {
+	h := deletionJP(t)
+	fast, slow := 5*time.Minute, 20*time.Minute
+	h.Holders = []request.HolderPlan{slaHolder("members", fast, holderAttempts), slaHolder("billing", slow, holderAttempts),
+		slaHolder("crm", slow, holderAttempts)}
+	h.verifiedAndApproved()
+	h.answer(sent+time.Minute, h.result("act", "crm", 1, dsrv1.Outcome_OUTCOME_DONE))
+	membersEscalated, billingEscalated := sent+holderAttempts*fast, sent+holderAttempts*slow
+	between := h.statusAt(membersEscalated + time.Second)
+	late := billingEscalated + 10*time.Minute
+	h.answer(late, h.result("act", "members", holderAttempts, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(late, h.result("act", "billing", holderAttempts, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	out := h.completed()
+	if got, want := h.attempts("members", "act"), []string{at(1, sent), at(2, sent+fast), at(3, sent+2*fast)}; !slices.Equal(got, want) {
+		t.Errorf("commands to members = %v; want %v (its SLA is %v)", got, want, fast)
+	}
+	if got, want := h.attempts("billing", "act"), []string{at(1, sent), at(2, sent+slow), at(3, sent+2*slow)}; !slices.Equal(got, want) {
+		t.Errorf("commands to billing = %v; want %v (its SLA is %v)", got, want, slow)
+	}
+	if got := h.attempts("crm", "act"); !slices.Equal(got, []string{at(1, sent)}) {
+		t.Errorf("commands to crm = %v; want one, it answered", got)
+	}
+	st := between()
+	if !holderStatus(st, "members").GetEscalated() || holderStatus(st, "billing").GetEscalated() ||
+		holderStatus(st, "billing").GetAttempts() != 1 {
+		t.Errorf("after members' last SLA: members %v billing %v; want members escalated, billing still on attempt 1",
+			holderStatus(st, "members"), holderStatus(st, "billing"))
+	}
+	if n := h.mostRunningAtOnce("HolderSLA"); n != 1 {
+		t.Errorf("%d SLA timers ran at once; want one per round", n)
+	}
+	want := []string{
+		fmt.Sprintf("%v→%v", sent, sent+fast), fmt.Sprintf("%v→%v", sent+fast, sent+2*fast),
+		fmt.Sprintf("%v→%v", sent+2*fast, sent+3*fast), fmt.Sprintf("%v→%v", sent+3*fast, sent+slow),
+		fmt.Sprintf("%v→%v", sent+slow, sent+2*slow), fmt.Sprintf("%v→%v", sent+2*slow, sent+3*slow),
+	}
+	if got := ended(h.timersNamed(roundTimer("act"))); !slices.Equal(got, want) {
+		t.Errorf("round timers = %v; want one at a time for the earliest deadline: %v", got, want)
+	}
+	if out.HolderOutcomes["members"] != "OUTCOME_DONE" || out.HolderOutcomes["billing"] != "OUTCOME_DONE" {
+		t.Errorf("outcomes = %v", out.HolderOutcomes)
+	}
+}
+
+func TestAHolderSilentThroughMaxAttemptsIsEscalatedWhileTheOthersComplete(t *testing.T) {
+	h := deletionJP(t)
+	h.Holders = []request.HolderPlan{holder("members"), holder("billing"), holder("crm")}
+	h.verifiedAndApproved()
+	h.answer(sent+time.Minute, h.result("act", "crm", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(sent+sla+time.Minute, h.result("act", "billing", 2, dsrv1.Outcome_OUTCOME_DONE))
+	escalation := sent + holderAttempts*sla
+	after := h.statusAt(escalation + time.Second)
+	h.answer(escalation+time.Hour, h.result("act", "members", holderAttempts, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	out := h.completed()
+	st := after()
+	if hs := holderStatus(st, "members"); !hs.GetEscalated() || hs.GetAttempts() != holderAttempts || hs.GetOutcome() != "" ||
+		st.GetWaitingFor() != "results from: members" || !slices.Contains(st.GetAttention(), request.AttentionHolderEscalated) {
+		t.Errorf("after the last SLA: members %v waiting %q attention %v; want escalated and still awaited", hs, st.GetWaitingFor(), st.GetAttention())
+	}
+	for name, attempts := range map[string]int32{"billing": 2, "crm": 1} {
+		if hs := holderStatus(st, name); hs.GetOutcome() != "OUTCOME_DONE" || hs.GetAttempts() != attempts || hs.GetEscalated() {
+			t.Errorf("after the last SLA: %s %v; want DONE on attempt %d", name, hs, attempts)
+		}
+	}
+	if at, ok := h.attentionUpserted(request.AttentionHolderEscalated); !ok || at != escalation {
+		t.Errorf("DsrAttention holder_escalated upserted at +%v (%v); want at +%v", at, ok, escalation)
+	}
+	if got, want := h.attempts("members", "act"), []string{at(1, sent), at(2, sent+sla), at(3, sent+2*sla)}; !slices.Equal(got, want) {
+		t.Errorf("commands to members = %v; want %v and nothing after the escalation", got, want)
+	}
+	if got, want := ended(h.timersNamed(roundTimer("act"))), []string{
+		fmt.Sprintf("%v→%v", sent, sent+sla), fmt.Sprintf("%v→%v", sent+sla, sent+2*sla), fmt.Sprintf("%v→%v", sent+2*sla, escalation),
+	}; !slices.Equal(got, want) {
+		t.Errorf("round timers = %v; want %v and none while only the escalated holder is awaited", got, want)
+	}
+	if ev := h.erasureEvents(); len(ev) != 1 || !slices.Equal(ev[0].Holders, []string{"members", "billing", "crm"}) ||
+		out.HolderOutcomes["members"] != "OUTCOME_DONE" {
+		t.Errorf("erasure events %+v outcomes %v; want all three after members' late answer", ev, out.HolderOutcomes)
+	}
+}
+
+// A staff resend gives the holder a whole SLA again from the new command.
+func TestRetryHolderStartsThatHoldersSLAAgain(t *testing.T) {
+	h := deletionJP(t)
+	h.verifiedAndApproved()
+	retried := h.retryHolder(sent+5*time.Minute, "members")
+	atOldDeadline := h.statusAt(sent + sla + time.Second)
+	h.answer(sent+sla+10*time.Minute, h.result("act", "members", 3, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	retried.succeeded(t)
+	if got, want := h.attempts("members", "act"), []string{at(1, sent), at(2, sent+5*time.Minute), at(3, sent+5*time.Minute+sla)}; !slices.Equal(got, want) {
+		t.Errorf("commands = %v; want %v: attempt 3 an SLA after the staff resend", got, want)
+	}
+	if hs := holderStatus(atOldDeadline(), "members"); hs.GetAttempts() != 2 {
+		t.Errorf("at attempt 1's deadline: %v; want still attempt 2", hs)
+	}
+	if n := h.mostRunningAtOnce("HolderSLA"); n != 1 {
+		t.Errorf("%d SLA timers ran at once; want one", n)
+	}
+}
+
+// A resend whose deadline comes before the running timer's restarts it.
+func TestRetryHolderWithAnEarlierDeadlineRestartsTheRoundTimer(t *testing.T) {
+	h := deletionJP(t)
+	long, short := 30*time.Minute, 10*time.Minute
+	h.Holders = []request.HolderPlan{slaHolder("members", long, holderAttempts), slaHolder("billing", short, 1)}
+	h.verifiedAndApproved()
+	retryAt := sent + short + 2*time.Minute // billing was escalated at sent+short
+	retried := h.retryHolder(retryAt, "billing")
+	before := h.statusAt(retryAt + short - time.Second)
+	after := h.statusAt(retryAt + short + time.Second)
+	membersAnswer := retryAt + short + 3*time.Minute
+	h.answer(membersAnswer, h.result("act", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(membersAnswer+time.Hour, h.result("act", "billing", 2, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	retried.succeeded(t)
+	if hs := holderStatus(before(), "billing"); hs.GetEscalated() || hs.GetAttempts() != 2 {
+		t.Errorf("before the resend's SLA ran out: billing %v; want attempt 2, not escalated", hs)
+	}
+	if hs := holderStatus(after(), "billing"); !hs.GetEscalated() {
+		t.Errorf("when the resend's SLA ran out: billing %v; want escalated again", hs)
+	}
+	want := []string{
+		fmt.Sprintf("%v→%v", sent, sent+short),              // billing's deadline
+		fmt.Sprintf("%v→x%v", sent+short, retryAt),          // members', until the resend to billing
+		fmt.Sprintf("%v→%v", retryAt, retryAt+short),        // billing's new deadline
+		fmt.Sprintf("%v→x%v", retryAt+short, membersAnswer), // members' again, until it answers
+	}
+	if got := ended(h.timersNamed(roundTimer("act"))); !slices.Equal(got, want) {
+		t.Errorf("round timers = %v; want %v", got, want)
+	}
+	if n := h.mostRunningAtOnce("HolderSLA"); n != 1 {
+		t.Errorf("%d SLA timers ran at once; want one", n)
+	}
+}
+
+// When every holder has answered, the round's timer is cancelled: the
+// request goes on at once, and no SLA timer is left running.
+func TestTheRoundTimerIsCancelledWhenTheRoundEnds(t *testing.T) {
+	h := deletionJP(t)
+	h.Locate = []request.HolderPlan{holder("members")}
+	h.Holders = []request.HolderPlan{holder("members"), holder("billing")}
+	h.answer(verifiedAt+10*time.Second, h.result("locate", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.verifiedAndApproved()
+	h.answer(sent+time.Minute, h.result("act", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(sent+2*time.Minute, h.result("act", "billing", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	if c := h.onlyNotice(request.NoticeCompletion); c.At != sent+2*time.Minute {
+		t.Errorf("completion at +%v; want at the last answer (+%v), not after an SLA", c.At, sent+2*time.Minute)
+	}
+	if got, want := ended(h.timersNamed(roundTimer("locate"))), []string{fmt.Sprintf("%v→x%v", verifiedAt, verifiedAt+10*time.Second)}; !slices.Equal(got, want) {
+		t.Errorf("locate round timers = %v; want %v", got, want)
+	}
+	if got, want := ended(h.timersNamed(roundTimer("act"))), []string{fmt.Sprintf("%v→x%v", sent, sent+2*time.Minute)}; !slices.Equal(got, want) {
+		t.Errorf("act round timers = %v; want %v", got, want)
+	}
+}
+
+// Requests recorded before ChangeFanOutRoundTimer replay the first fan-out:
+// one command after another and a timer per holder.
+func TestARequestFromBeforeTheRoundTimerKeepsATimerPerHolder(t *testing.T) {
+	h := deletionJP(t)
+	h.env.OnGetVersion(request.ChangeFanOutRoundTimer, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.Holders = []request.HolderPlan{holder("members"), holder("billing")}
+	h.Slow = []slowSend{{Holder: "members", Attempt: 1, D: 10 * time.Second}}
+	h.verifiedAndApproved()
+	first := sent + 10*time.Second // billing's command waits for members'
+	h.answer(sent+time.Minute, h.result("act", "members", 1, dsrv1.Outcome_OUTCOME_DONE))
+	h.answer(first+sla+time.Minute, h.result("act", "billing", 2, dsrv1.Outcome_OUTCOME_DONE))
+	h.run()
+
+	h.completed()
+	if got := h.attempts("billing", "act"); !slices.Equal(got, []string{at(1, first), at(2, first+sla)}) {
+		t.Errorf("commands to billing = %v; want attempt 1 after members' and attempt 2 an SLA later", got)
+	}
+	if got, want := ended(h.timersNamed("HolderSLA members")), []string{fmt.Sprintf("%v→x%v", first, sent+time.Minute)}; !slices.Equal(got, want) {
+		t.Errorf("members' timers = %v; want %v", got, want)
+	}
+	want := []string{fmt.Sprintf("%v→%v", first, first+sla), fmt.Sprintf("%v→x%v", first+sla, first+sla+time.Minute)}
+	if got := ended(h.timersNamed("HolderSLA billing")); !slices.Equal(got, want) {
+		t.Errorf("billing's timers = %v; want %v", got, want)
+	}
+	if got := h.timersNamed(roundTimer("act")); len(got) != 0 {
+		t.Errorf("round timers = %v; want none in the first fan-out", ended(got))
 	}
 }
 

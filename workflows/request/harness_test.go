@@ -24,9 +24,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/proto/contract"
@@ -124,6 +127,15 @@ type (
 		At time.Duration
 		ID string
 	}
+	// timerRec is one durable timer: when it started, for how long, and
+	// when it fired or was cancelled (End is -1 while it runs).
+	timerRec struct {
+		ID       string
+		Summary  string
+		At, D    time.Duration
+		End      time.Duration
+		Canceled bool
+	}
 )
 
 // slowSend makes one command's SendHolderCommand take d of workflow time.
@@ -160,6 +172,9 @@ type harness struct {
 	concluded []request.ConcludedInput
 	extends   []request.ExtendInput
 	upserts   []upsertRec
+	timers    []timerRec
+	// summary is the Summary of the timer being started (timerSummaries).
+	summary string
 }
 
 func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
@@ -169,8 +184,66 @@ func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment(), acts: &request.Activities{}, in: in,
 		Settings: testSettings(), Holders: []request.HolderPlan{holder("members")}}
 	h.env.SetStartTime(t0)
+	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&timerSummaries{h: h}}})
+	h.recordTimers()
 	request.Register(h.env, h.acts)
 	return h
+}
+
+// recordTimers keeps every timer the workflow starts, with the Summary
+// that timerSummaries saw (the test environment's listeners get only ids).
+func (h *harness) recordTimers() {
+	end := func(id string, canceled bool) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for i := range h.timers {
+			if h.timers[i].ID == id && h.timers[i].End < 0 {
+				h.timers[i].End, h.timers[i].Canceled = h.since(), canceled
+			}
+		}
+	}
+	h.env.SetOnTimerScheduledListener(func(id string, d time.Duration) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.timers = append(h.timers, timerRec{ID: id, Summary: h.summary, At: h.since(), D: d, End: -1})
+	})
+	h.env.SetOnTimerFiredListener(func(id string) { end(id, false) })
+	h.env.SetOnTimerCanceledListener(func(id string) { end(id, true) })
+}
+
+// timerSummaries tells the harness the Summary of each timer as it starts.
+type timerSummaries struct {
+	interceptor.WorkerInterceptorBase
+	h *harness
+}
+
+func (t *timerSummaries) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &timerSummariesInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, h: t.h}
+}
+
+type timerSummariesInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	h *harness
+}
+
+func (i *timerSummariesInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&timerSummariesOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, h: i.h})
+}
+
+type timerSummariesOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	h *harness
+}
+
+func (o *timerSummariesOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, options workflow.TimerOptions) workflow.Future {
+	o.h.mu.Lock()
+	o.h.summary = options.Summary
+	o.h.mu.Unlock()
+	f := o.Next.NewTimerWithOptions(ctx, d, options)
+	o.h.mu.Lock()
+	o.h.summary = ""
+	o.h.mu.Unlock()
+	return f
 }
 
 func (h *harness) since() time.Duration { return h.env.Now().Sub(t0) }
@@ -673,6 +746,40 @@ func (h *harness) dueAtUpserts() []time.Time {
 		}
 	}
 	return out
+}
+
+// timersNamed lists the timers whose Summary is summary, in start order.
+func (h *harness) timersNamed(summary string) []timerRec {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []timerRec
+	for _, t := range h.timers {
+		if t.Summary == summary {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// mostRunningAtOnce is the largest number of timers with a Summary
+// starting with prefix that ran at the same time (a timer cancelled or
+// fired at the instant another starts does not overlap it).
+func (h *harness) mostRunningAtOnce(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	most := 0
+	for _, t := range h.timers {
+		n := 0
+		for _, u := range h.timers {
+			if strings.HasPrefix(u.Summary, prefix) && u.At <= t.At && (u.End < 0 || u.End > t.At) {
+				n++
+			}
+		}
+		if strings.HasPrefix(t.Summary, prefix) {
+			most = max(most, n)
+		}
+	}
+	return most
 }
 
 func holderStatus(st *dsrv1.RequestStatus, name string) *dsrv1.HolderStatus {

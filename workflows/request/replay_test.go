@@ -32,6 +32,11 @@ func quietLogger() log.Logger {
 // still replay, and skip the announcement.
 const historyBeforeConclusionEvent = "testdata/deletion_history_before_conclusion_event.json"
 
+// historyBeforeRoundTimer was recorded before fan-out v2
+// (ChangeFanOutRoundTimer): requests that started then must still replay
+// the first fan-out, a command after another and a timer per holder.
+const historyBeforeRoundTimer = "testdata/deletion_history_before_round_timer.json"
+
 func replay(t *testing.T, fn any) error {
 	t.Helper()
 	return replayFile(t, fn, deletionHistory)
@@ -56,6 +61,12 @@ func TestRecordedDeletionHistoryReplaysWithTheCurrentWorkflow(t *testing.T) {
 func TestHistoryFromBeforeTheConclusionEventStillReplays(t *testing.T) {
 	if err := replayFile(t, request.DataSubjectRequest, historyBeforeConclusionEvent); err != nil {
 		t.Fatalf("a request started before the conclusion event no longer replays: %v", err)
+	}
+}
+
+func TestHistoryFromBeforeTheRoundTimerStillReplays(t *testing.T) {
+	if err := replayFile(t, request.DataSubjectRequest, historyBeforeRoundTimer); err != nil {
+		t.Fatalf("a request started before the per-round SLA timer no longer replays: %v", err)
 	}
 }
 

@@ -23,6 +23,11 @@ import (
 // RequestConcluded event published when a request ends.
 const ChangeAnnounceConclusion = "announce-conclusion"
 
+// ChangeFanOutRoundTimer is the workflow.GetVersion change id of fan-out
+// v2: a round's commands sent together and one SLA timer per round instead
+// of one per holder.
+const ChangeFanOutRoundTimer = "fanout-round-timer"
+
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 

@@ -49,6 +49,7 @@ type config struct {
 	ProfileDir string `json:"-"`
 
 	IntakeClients      int           `json:"intake_clients"`
+	IntakeRounds       int           `json:"intake_rounds"`
 	IntakeDuration     time.Duration `json:"intake_duration"`
 	IntakeMax          int           `json:"intake_max_requests"`
 	IntakeLoad         float64       `json:"intake_load_fraction"`
@@ -80,11 +81,12 @@ func parseFlags() config {
 	flag.StringVar(&c.ProfileDir, "profile-dir", "", "write a CPU profile of this process per phase into this directory (relative to the repository root)")
 
 	flag.IntVar(&c.IntakeClients, "intake-clients", 16, "concurrent HTTP clients (and baseline inserting goroutines)")
-	flag.DurationVar(&c.IntakeDuration, "intake-duration", 6*time.Second, "closed-loop accept-rate window (and baseline window)")
-	flag.IntVar(&c.IntakeMax, "intake-max", 2000, "stop the accept-rate window early after this many requests (each starts a real workflow)")
+	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (insert baseline, then the intake's closed loop); the median round is reported")
+	flag.DurationVar(&c.IntakeDuration, "intake-duration", 6*time.Second, "closed-loop accept-rate window (and baseline window), each round")
+	flag.IntVar(&c.IntakeMax, "intake-max", 2000, "stop a round's accept-rate window early after this many requests (each starts a real workflow)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
 	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 6*time.Second, "open-loop fixed-load window")
-	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 3000, "stop the fixed-load window early after this many requests (each becomes a parked workflow, counted in phase 3)")
+	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 1000, "stop the fixed-load window early after this many requests (each becomes a parked workflow, counted in phase 3)")
 	flag.DurationVar(&c.DrainTimeout, "drain-timeout", 4*time.Minute, "how long to wait for the intake's requests to reach verification")
 
 	flag.IntVar(&c.E2EN, "e2e-n", 100, "deletion requests driven end to end (all at once)")

@@ -180,38 +180,7 @@ func (r *run) fanOutRoundTimer(ctx, actx workflow.Context, spec fanOutSpec) map[
 		sel := workflow.NewSelector(ctx)
 		// A cancelled request stops waiting (the timer is cancelled with it).
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-		sel.AddReceive(resultCh, func(c workflow.ReceiveChannel, _ bool) {
-			var res dsrv1.HolderResult
-			c.Receive(ctx, &res)
-			w, ok := r.forRound(spec, waits, &res)
-			if !ok {
-				return
-			}
-			p := r.progress(spec, res.GetHolder())
-			p.Outcome, p.Reason, p.LegalBasis, p.AnsweredAt = res.GetOutcome(), res.GetReason(), res.GetLegalBasis(), workflow.Now(ctx)
-			if spec.Track {
-				r.event(ctx, "holder_result", res.GetHolder(), contract.ActionName(spec.Action)+": "+res.GetOutcome().String())
-			}
-			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED && res.GetRetryable() && w.attempt < w.plan.MaxAttempts {
-				send(w)
-				return
-			}
-			delete(waits, res.GetHolder())
-			results[res.GetHolder()] = &res
-			p.Escalated = false
-			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED {
-				p.Escalated = true
-				r.raise(ctx, AttentionHolderEscalated)
-			}
-		})
-		sel.AddReceive(r.retry, func(c workflow.ReceiveChannel, _ bool) {
-			var name string
-			c.Receive(ctx, &name)
-			if w, ok := waits[name]; ok {
-				r.progress(spec, name).Escalated = false
-				send(w)
-			}
-		})
+		r.addAnswers(ctx, sel, resultCh, spec, waits, results, func(w *holderWait) { send(w) }, nil)
 		// The timer is (re)started only once nothing else is ready: answers
 		// already received may end the round, and a timer started and
 		// cancelled in the same workflow task still costs two events. A
@@ -245,6 +214,49 @@ func (r *run) fanOutRoundTimer(ctx, actx workflow.Context, spec fanOutSpec) map[
 		r.lower(ctx, AttentionHolderEscalated)
 	}
 	return results
+}
+
+// addAnswers adds to sel the two things a round waits for besides its
+// timers: a holder's result (recorded; a retryable failure with attempts
+// left is resent, anything else ends that holder's part, after answered(w)
+// when given) and staff's RetryHolder (that holder's command sent again).
+func (r *run) addAnswers(ctx workflow.Context, sel workflow.Selector, resultCh workflow.ReceiveChannel, spec fanOutSpec,
+	waits map[string]*holderWait, results map[string]*dsrv1.HolderResult, send func(*holderWait), answered func(*holderWait)) {
+	sel.AddReceive(resultCh, func(c workflow.ReceiveChannel, _ bool) {
+		var res dsrv1.HolderResult
+		c.Receive(ctx, &res)
+		w, ok := r.forRound(spec, waits, &res)
+		if !ok {
+			return
+		}
+		p := r.progress(spec, res.GetHolder())
+		p.Outcome, p.Reason, p.LegalBasis, p.AnsweredAt = res.GetOutcome(), res.GetReason(), res.GetLegalBasis(), workflow.Now(ctx)
+		if spec.Track {
+			r.event(ctx, "holder_result", res.GetHolder(), contract.ActionName(spec.Action)+": "+res.GetOutcome().String())
+		}
+		if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED && res.GetRetryable() && w.attempt < w.plan.MaxAttempts {
+			send(w)
+			return
+		}
+		if answered != nil {
+			answered(w)
+		}
+		delete(waits, res.GetHolder())
+		results[res.GetHolder()] = &res
+		p.Escalated = false
+		if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED {
+			p.Escalated = true
+			r.raise(ctx, AttentionHolderEscalated)
+		}
+	})
+	sel.AddReceive(r.retry, func(c workflow.ReceiveChannel, _ bool) {
+		var name string
+		c.Receive(ctx, &name)
+		if w, ok := waits[name]; ok {
+			r.progress(spec, name).Escalated = false
+			send(w)
+		}
+	})
 }
 
 // earliestDue is the earliest deadline of the holders still awaited (zero
@@ -282,39 +294,8 @@ func (r *run) fanOutHolderTimers(ctx, actx workflow.Context, spec fanOutSpec) ma
 		sel := workflow.NewSelector(ctx)
 		// A cancelled request stops waiting (timers are cancelled with it).
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-		sel.AddReceive(resultCh, func(c workflow.ReceiveChannel, _ bool) {
-			var res dsrv1.HolderResult
-			c.Receive(ctx, &res)
-			w, ok := r.forRound(spec, waits, &res)
-			if !ok {
-				return
-			}
-			p := r.progress(spec, res.GetHolder())
-			p.Outcome, p.Reason, p.LegalBasis, p.AnsweredAt = res.GetOutcome(), res.GetReason(), res.GetLegalBasis(), workflow.Now(ctx)
-			if spec.Track {
-				r.event(ctx, "holder_result", res.GetHolder(), contract.ActionName(spec.Action)+": "+res.GetOutcome().String())
-			}
-			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED && res.GetRetryable() && w.attempt < w.plan.MaxAttempts {
-				send(w)
-				return
-			}
-			w.cancel()
-			delete(waits, res.GetHolder())
-			results[res.GetHolder()] = &res
-			p.Escalated = false
-			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_FAILED {
-				p.Escalated = true
-				r.raise(ctx, AttentionHolderEscalated)
-			}
-		})
-		sel.AddReceive(r.retry, func(c workflow.ReceiveChannel, _ bool) {
-			var name string
-			c.Receive(ctx, &name)
-			if w, ok := waits[name]; ok {
-				r.progress(spec, name).Escalated = false
-				send(w)
-			}
-		})
+		// Its own timer goes first: v1 cancelled it before the bookkeeping.
+		r.addAnswers(ctx, sel, resultCh, spec, waits, results, send, func(w *holderWait) { w.cancel() })
 		for _, h := range spec.Holders {
 			w, ok := waits[h.Name]
 			if !ok || w.timer == nil {

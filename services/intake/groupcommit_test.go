@@ -76,6 +76,25 @@ func queueTogether(t *testing.T, g *groupWriter, ctxs []context.Context, reqs []
 	return out
 }
 
+// waitIdle waits until no statement is in flight and nothing is queued: a
+// writer answers its caller before it looks at the queue once more.
+func waitIdle(t *testing.T, g *groupWriter) {
+	t.Helper()
+	deadline := time.Now().Add(testinfra.Timeout)
+	for {
+		g.mu.Lock()
+		inFlight, queued := g.inFlight, len(g.queue)
+		g.mu.Unlock()
+		if inFlight == 0 && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writer not idle: %d statements in flight, %d queued", inFlight, queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func newTestWriter(t *testing.T) (*groupWriter, *pgxpool.Pool) {
 	t.Helper()
 	pool := testinfra.Pool(t, "t_group", migrations.FS)
@@ -165,6 +184,7 @@ func TestARowThatBreaksItsBatchFailsAloneAndTheOthersAreWritten(t *testing.T) {
 	if written, err := g.write(context.Background(), first, fm); err != nil || !written {
 		t.Fatalf("first request: written=%v err=%v", written, err)
 	}
+	waitIdle(t, g)
 	clash, clm := pendingRequest(t, "20261202-D00001", "")
 	x, xm := pendingRequest(t, "20261202-D00002", "")
 	y, ym := pendingRequest(t, "20261202-D00003", "")
@@ -215,20 +235,7 @@ func TestALoneRequestIsWrittenAtOnceAndTheSlotIsFreed(t *testing.T) {
 	if written, err := g.write(context.Background(), r, m); err != nil || !written {
 		t.Fatalf("written=%v err=%v", written, err)
 	}
-	// The writer answers before it looks at the queue once more.
-	deadline := time.Now().Add(testinfra.Timeout)
-	for {
-		g.mu.Lock()
-		inFlight, queued := g.inFlight, len(g.queue)
-		g.mu.Unlock()
-		if inFlight == 0 && queued == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the write: %d statements in flight, %d queued; want none", inFlight, queued)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitIdle(t, g)
 	if rows, _ := transactionsOf(t, pool, "requests"); rows != 1 {
 		t.Errorf("%d requests stored; want 1", rows)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/periodic"
 	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 )
@@ -294,18 +295,11 @@ func (c Consumer) deadLetter(ctx context.Context, js jetstream.JetStream, msg je
 
 // sampleLag publishes the consumer's backlog every 15 seconds.
 func (c Consumer) sampleLag(ctx context.Context, cons jetstream.Consumer) {
-	t := time.NewTicker(15 * time.Second)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, 15*time.Second, func(ctx context.Context) {
 		if info, err := cons.Info(ctx); err == nil {
 			metrics.ConsumerPending.WithLabelValues(c.Durable).Set(float64(info.NumPending))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // maxDeadLetterBody keeps a dead letter under the default 1 MiB payload limit

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/periodic"
 )
 
 // DefaultRetention keeps processed commands a year: far beyond any
@@ -33,18 +34,11 @@ func (h *Holder) PurgeProcessed(ctx context.Context, now time.Time) (int64, erro
 
 // purgeEvery runs PurgeProcessed now and then every interval until ctx ends.
 func (h *Holder) purgeEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, interval, func(ctx context.Context) {
 		if n, err := h.PurgeProcessed(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			h.Log.Warn().Err(err).Msg("purging processed commands failed; retrying at the next interval")
 		} else if n > 0 {
 			h.Log.Info().Int64("purged", n).Msg("processed commands past retention purged")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"madoguchi.dev/platform/periodic"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
@@ -95,18 +96,11 @@ func Run(ctx context.Context, d Deps) error {
 // purgeEvery runs purge now and then every interval until ctx ends,
 // logging what it removed (a count) or why it failed; the next round retries.
 func (s *Service) purgeEvery(ctx context.Context, interval time.Duration, what string, purge func(context.Context) (int64, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, interval, func(ctx context.Context) {
 		if n, err := purge(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Warn().Err(err).Msgf("purging %s failed; retrying at the next interval", what)
 		} else if n > 0 {
 			s.Log.Info().Int64("purged", n).Msgf("%s purged", what)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

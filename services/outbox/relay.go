@@ -16,6 +16,7 @@ import (
 
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/periodic"
 	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 )
@@ -122,19 +123,12 @@ func (r *Relay) Run(ctx context.Context) error {
 
 // sampleLag publishes Lag to the metrics every interval until ctx ends.
 func (r *Relay) sampleLag(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, interval, func(ctx context.Context) {
 		if count, oldest, err := r.Lag(ctx); err == nil {
 			metrics.OutboxUnsent.Set(float64(count))
 			metrics.OutboxOldestSeconds.Set(oldest)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func (r *Relay) lagInterval() time.Duration {

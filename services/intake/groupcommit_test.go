@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"madoguchi.dev/platform/testinfra"
+	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/intake/migrations"
 	"madoguchi.dev/services/outbox"
@@ -238,5 +239,79 @@ func TestALoneRequestIsWrittenAtOnceAndTheSlotIsFreed(t *testing.T) {
 	waitIdle(t, g)
 	if rows, _ := transactionsOf(t, pool, "requests"); rows != 1 {
 		t.Errorf("%d requests stored; want 1", rows)
+	}
+}
+
+// A receipt number is random; when the one drawn belongs to another request
+// already, the submission draws again instead of failing, alone or in a
+// batch with others, and gives up (with an error, nothing stored) only
+// after receiptAttempts taken numbers in a row.
+func TestATakenReceiptNumberIsDrawnAgain(t *testing.T) {
+	pool := testinfra.Pool(t, "t_receipt", migrations.FS)
+	ns, err := contract.NewNamespace(testinfra.UniqueName("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	taken := "20261202-TAKEN0"
+	first := &Service{Pool: pool, Ring: testinfra.Ring(t), Namespace: ns, Log: testinfra.Logger(t),
+		drawReceipt: func(string, time.Time) (string, error) { return taken, nil }}
+	sub := func(i int) Submission {
+		return Submission{Kind: "deletion", Jurisdiction: "JP", Locale: "ja",
+			Subject: SubjectInput{Name: "山田 花子", Email: fmt.Sprintf("hanako%d@example.jp", i)}}
+	}
+	if _, err := first.Submit(ctx, sub(0), "k-0"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every submission draws the taken number twice, then its own;
+	// submitted together, they share statements.
+	var mu sync.Mutex
+	draws := map[string]int{}
+	svc := &Service{Pool: pool, Ring: testinfra.Ring(t), Namespace: ns, Log: testinfra.Logger(t),
+		drawReceipt: func(id string, now time.Time) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			draws[id]++
+			if draws[id] <= 2 {
+				return taken, nil
+			}
+			return drawReceipt(now)
+		}}
+	var wg sync.WaitGroup
+	accepted := make([]Accepted, 8)
+	errs := make([]error, 8)
+	for i := range accepted {
+		wg.Go(func() { accepted[i], errs[i] = svc.Submit(ctx, sub(i+1), fmt.Sprintf("k-%d", i+1)) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+		if accepted[i].Receipt == taken {
+			t.Errorf("submission %d answered with the taken receipt", i)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM requests JOIN outbox ON outbox.request_id = requests.id`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 9 {
+		t.Errorf("%d requests with their announcement stored, want 9", n)
+	}
+	for id, d := range draws {
+		if d != 3 {
+			t.Errorf("request %s drew %d receipt numbers, want 3", id, d)
+		}
+	}
+
+	// Only ever the taken number: a clear error, nothing stored.
+	_, err = first.Submit(ctx, sub(99), "k-99")
+	if !errors.Is(err, errReceiptTaken) {
+		t.Errorf("after %d taken numbers: %v, want %v", receiptAttempts, err, errReceiptTaken)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE idempotency_key = 'k-99'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d rows stored for the failed submission (%v)", n, err)
 	}
 }

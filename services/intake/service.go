@@ -62,6 +62,9 @@ type Service struct {
 
 	writerOnce sync.Once
 	writer     *groupWriter
+	// drawReceipt replaces the random receipt numbers in tests; it is told
+	// which request draws.
+	drawReceipt func(requestID string, now time.Time) (string, error)
 }
 
 func (s *Service) groupWriter() *groupWriter {
@@ -88,9 +91,9 @@ var jst = time.FixedZone("JST", 9*60*60)
 // Crockford base32 without I, L, O, U: readable over the phone.
 const receiptAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// newReceipt makes a receipt number such as 20261125-7K3M9Q: the date (JST)
+// drawReceipt makes a receipt number such as 20261125-7K3M9Q: the date (JST)
 // helps staff, the random part (30 bits) keeps numbers from being guessed.
-func newReceipt(now time.Time) (string, error) {
+func drawReceipt(now time.Time) (string, error) {
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -135,10 +138,6 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: request id: %w", err)
 	}
-	receipt, err := newReceipt(now)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("intake: receipt: %w", err)
-	}
 	token, tokenHash, err := NewStatusToken()
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: status token: %w", err)
@@ -150,7 +149,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		return Accepted{}, fmt.Errorf("intake: seal personal data: %w", err)
 	}
 	ev := &dsrv1.RequestSubmitted{
-		RequestId: id.String(), Receipt: receipt, Kind: kind,
+		RequestId: id.String(), Kind: kind,
 		Jurisdiction: sub.Jurisdiction, Locale: sub.Locale,
 		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: sealed,
 	}
@@ -168,27 +167,43 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if len(sub.Documents) > 0 {
 		hash = append(hash, documentsHash(sub.Documents)...)
 	}
-	r := stored{id: id.String(), receipt: receipt, kind: kind, sub: &sub, sealed: sealed,
+	r := stored{id: id.String(), kind: kind, sub: &sub, sealed: sealed,
 		idempotencyKey: idempotencyKey, hash: hash, createdAt: now, statusTokenHash: tokenHash}
-	// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
-	msg, err := outbox.NewMessage(ctx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("intake: %w", err)
-	}
 	var documents func(pgx.Tx) error
 	if len(sub.Documents) > 0 {
 		documents = func(tx pgx.Tx) error { return s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now) }
 	}
-	gotID, gotReceipt, createdAt, existing, err := s.insert(ctx, r, msg, documents)
-	if err == nil && !existing && s.Announced != nil {
-		s.Announced()
-	}
-	var verr *ValidationError
-	if err != nil {
-		if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {
-			return Accepted{}, err
+	var gotID, gotReceipt string
+	var createdAt time.Time
+	var existing bool
+	// A receipt number is drawn at random (32⁶ a day): one that is taken
+	// already is drawn again rather than failing the submission.
+	for attempt := 1; ; attempt++ {
+		if r.receipt, err = s.newReceipt(id.String(), now); err != nil {
+			return Accepted{}, fmt.Errorf("intake: receipt: %w", err)
 		}
-		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
+		ev.Receipt = r.receipt
+		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
+		msg, err := outbox.NewMessage(ctx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
+		if err != nil {
+			return Accepted{}, fmt.Errorf("intake: %w", err)
+		}
+		gotID, gotReceipt, createdAt, existing, err = s.insert(ctx, r, msg, documents)
+		if errors.Is(err, errReceiptTaken) && attempt < receiptAttempts {
+			s.Log.Warn().Str("request_id", id.String()).Int("attempt", attempt).Msg("receipt number taken; drawing another")
+			continue
+		}
+		if err == nil && !existing && s.Announced != nil {
+			s.Announced()
+		}
+		var verr *ValidationError
+		if err != nil {
+			if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {
+				return Accepted{}, err
+			}
+			return Accepted{}, fmt.Errorf("intake: store request: %w", err)
+		}
+		break
 	}
 	// The HTTP server span names the request by its ids only.
 	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrRequestID.String(gotID), tracing.AttrReceipt.String(gotReceipt))
@@ -200,6 +215,20 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		log.Msg("request accepted")
 	}
 	return Accepted{ID: gotID, Receipt: gotReceipt, SubmittedAt: createdAt, Replayed: existing}, nil
+}
+
+// receiptAttempts bounds the draws for one submission: with 32⁶ numbers a
+// day, a fourth collision in a row means something else is wrong.
+const receiptAttempts = 4
+
+// errReceiptTaken: the receipt number drawn is another request's.
+var errReceiptTaken = errors.New("receipt number taken")
+
+func (s *Service) newReceipt(requestID string, now time.Time) (string, error) {
+	if s.drawReceipt != nil {
+		return s.drawReceipt(requestID, now)
+	}
+	return drawReceipt(now)
 }
 
 func (s *Service) now() time.Time {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/outbox"
@@ -76,6 +77,10 @@ func insertOne(ctx context.Context, q queryRower, r stored, msg outbox.Message) 
 	err := q.QueryRow(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
 		r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
 		r.statusTokenHash, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload, msg.Traceparent, msg.Tracestate).Scan(&written)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "requests_receipt_key" { // unique_violation
+		return false, fmt.Errorf("insert request: %w", errReceiptTaken)
+	}
 	if err != nil {
 		return false, fmt.Errorf("insert request: %w", err)
 	}

@@ -54,6 +54,14 @@ func Propagator() propagation.TextMapPropagator { return propagator }
 // the call, so a provider installed later (by Setup or a test) is used.
 func Tracer() trace.Tracer { return otel.Tracer(Name) }
 
+// Recording reports whether spans are recorded: a tracer provider of the
+// SDK is installed (by Setup with an OTLP endpoint, or by a test). Without
+// one every span is a no-op, and a hot path may skip making them.
+func Recording() bool {
+	_, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider)
+	return ok
+}
+
 // Setup installs the propagator globally and, when an OTLP endpoint is
 // configured, a tracer provider exporting to it. Call it once per process;
 // shutdown flushes the spans still buffered.

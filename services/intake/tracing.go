@@ -17,6 +17,11 @@ type originalRequestKey struct{}
 // no client address, no User-Agent, no tracestate or baggage, and the server
 // named "intake" rather than by the client's Host header. The handlers get
 // the real request.
+//
+// When no span is recorded (no exporter configured), the middleware only
+// carries the caller's traceparent into the request's context, for the
+// outbox row and the hops after it: otelhttp's wrapping, the request copy
+// and the no-op span were 13% of the server's CPU per submission.
 func traced(next http.Handler) http.Handler {
 	inner := otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		orig := r.Context().Value(originalRequestKey{}).(*http.Request)
@@ -39,6 +44,14 @@ func traced(next http.Handler) http.Handler {
 			return r.Method
 		}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tracing.Recording() {
+			if tp := r.Header.Get("Traceparent"); tp != "" {
+				// Like the span path: tracestate and baggage are not taken.
+				r = r.WithContext(tracing.WithTraceParent(r.Context(), tp, ""))
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
 		safe := r.Clone(context.WithValue(r.Context(), originalRequestKey{}, r))
 		safe.URL.Path, safe.URL.RawPath, safe.URL.RawQuery = routeOf(r), "", ""
 		safe.RequestURI = ""

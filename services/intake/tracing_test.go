@@ -11,6 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"madoguchi.dev/platform/tracing"
 )
 
 // The server span continues the caller's trace, is named by the route
@@ -70,5 +72,43 @@ func TestServerSpanHonoursTraceparentAndRecordsNoClientOrSecret(t *testing.T) {
 				t.Errorf("span attribute %s = %q carries %q", kv.Key, v, bad)
 			}
 		}
+	}
+}
+
+// Without a recording tracer provider (no exporter configured) no span is
+// made, but the caller's trace still reaches the handler, and with it the
+// outbox row and every hop after it; tracestate and baggage still do not.
+func TestWithoutAnExporterTheCallersTraceStillReachesTheHandler(t *testing.T) {
+	if tracing.Recording() {
+		t.Fatal("a recording tracer provider is installed globally")
+	}
+	var got trace.SpanContext
+	var gotBaggage int
+	var stored string
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/requests", func(w http.ResponseWriter, r *http.Request) {
+		got = trace.SpanContextFromContext(r.Context())
+		gotBaggage = baggage.FromContext(r.Context()).Len()
+		stored, _ = tracing.TraceParent(r.Context())
+		w.WriteHeader(http.StatusAccepted)
+	})
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/requests", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("tracestate", "vendor=hanako")
+	req.Header.Set("baggage", "email=hanako")
+	w := httptest.NewRecorder()
+	traced(mux).ServeHTTP(w, req)
+
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d", w.Code)
+	}
+	if got.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || got.SpanID().String() != "00f067aa0ba902b7" || !got.IsRemote() {
+		t.Errorf("handler's span context = %s/%s remote=%v, want the caller's", got.TraceID(), got.SpanID(), got.IsRemote())
+	}
+	if ts := got.TraceState().String(); ts != "" || gotBaggage != 0 {
+		t.Errorf("tracestate %q and %d baggage members taken from the public, want none", ts, gotBaggage)
+	}
+	if want := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"; stored != want {
+		t.Errorf("traceparent the outbox would store = %q, want %q", stored, want)
 	}
 }

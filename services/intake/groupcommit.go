@@ -52,8 +52,8 @@ SELECT request_id::text FROM announcement`
 // queued: there is nothing to start or stop.
 type groupWriter struct {
 	pool *pgxpool.Pool
-	// slots bounds the statements in flight (the pool's size: more would
-	// only queue for a connection); maxBatch the rows of one statement.
+	// slots bounds the statements in flight (at most the pool's size: more
+	// would only queue for a connection); maxBatch the rows of one statement.
 	slots, maxBatch int
 	// timeout bounds one statement: it serves several callers, so no one
 	// caller's context may cancel it.
@@ -75,8 +75,9 @@ type pendingWrite struct {
 
 const defaultMaxBatch = 64
 
-func newGroupWriter(pool *pgxpool.Pool) *groupWriter {
-	return &groupWriter{pool: pool, slots: int(pool.Config().MaxConns), maxBatch: defaultMaxBatch, timeout: 10 * time.Second}
+func newGroupWriter(pool *pgxpool.Pool, slots int) *groupWriter {
+	slots = min(max(slots, 1), int(pool.Config().MaxConns))
+	return &groupWriter{pool: pool, slots: slots, maxBatch: defaultMaxBatch, timeout: 10 * time.Second}
 }
 
 // write stores one request and its announcement; false when its

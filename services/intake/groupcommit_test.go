@@ -99,9 +99,19 @@ func waitIdle(t *testing.T, g *groupWriter) {
 func newTestWriter(t *testing.T) (*groupWriter, *pgxpool.Pool) {
 	t.Helper()
 	pool := testinfra.Pool(t, "t_group", migrations.FS)
-	g := newGroupWriter(pool)
-	g.slots = 1
-	return g, pool
+	return newGroupWriter(pool, 1), pool
+}
+
+// One statement in flight unless told otherwise, and never more than the
+// pool has connections for.
+func TestWriteConcurrencyIsAtLeastOneAndAtMostThePool(t *testing.T) {
+	pool := testinfra.Pool(t, "t_group", migrations.FS)
+	conns := int(pool.Config().MaxConns)
+	for _, c := range []struct{ asked, want int }{{0, 1}, {-3, 1}, {1, 1}, {conns, conns}, {conns + 10, conns}} {
+		if got := newGroupWriter(pool, c.asked).slots; got != c.want {
+			t.Errorf("WriteConcurrency %d: %d statements in flight, want %d", c.asked, got, c.want)
+		}
+	}
 }
 
 func background(n int) []context.Context {

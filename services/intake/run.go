@@ -45,6 +45,8 @@ type Deps struct {
 	// (zero: DefaultRetention); PurgeInterval how often the purge runs
 	// (zero: hourly).
 	Retention, PurgeInterval time.Duration
+	// WriteConcurrency: insert statements in flight (Service.WriteConcurrency).
+	WriteConcurrency int
 }
 
 // Run migrates the database, then serves HTTP, relays the outbox, records
@@ -55,7 +57,8 @@ func Run(ctx context.Context, d Deps) error {
 		return fmt.Errorf("intake: %w", err)
 	}
 	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
-	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake}
+	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake,
+		WriteConcurrency: d.WriteConcurrency}
 	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log, Requests: d.Requests, Packages: d.Packages,
 		DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}
 	// ReadTimeout leaves time for two 5 MiB documents on a slow line.

@@ -59,6 +59,11 @@ type Service struct {
 	// Announced, when set, is called after a new request committed (the
 	// outbox relay's Wake, so the event goes out at once).
 	Announced func()
+	// WriteConcurrency bounds the insert statements in flight (0: 1, at most
+	// the pool's size). Submissions that arrive meanwhile are written
+	// together by the next one: fewer statements in flight make larger
+	// batches, which measured faster on two cores (docs/performance.md).
+	WriteConcurrency int
 
 	writerOnce sync.Once
 	writer     *groupWriter
@@ -68,7 +73,7 @@ type Service struct {
 }
 
 func (s *Service) groupWriter() *groupWriter {
-	s.writerOnce.Do(func() { s.writer = newGroupWriter(s.Pool) })
+	s.writerOnce.Do(func() { s.writer = newGroupWriter(s.Pool, s.WriteConcurrency) })
 	return s.writer
 }
 

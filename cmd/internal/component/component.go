@@ -95,6 +95,9 @@ type Config struct {
 
 	IntakeAddr        string `env:"INTAKE_ADDR" envDefault:"127.0.0.1:8080"`
 	IntakeDatabaseURL string `env:"INTAKE_DATABASE_URL"`
+	// IntakeWriteConcurrency: the intake's insert statements in flight;
+	// submissions arriving meanwhile share the next one (group commit).
+	IntakeWriteConcurrency int `env:"INTAKE_WRITE_CONCURRENCY" envDefault:"1"`
 	// HolderDatabaseURLs are read from HOLDER_<NAME>_DATABASE_URL, one per
 	// holder: each holder owns its database.
 	HolderDatabaseURLs map[string]string `env:"-"`
@@ -254,7 +257,8 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
 		Requests:         intake.TemporalRequests{Client: tc},
 		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
-		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention})
+		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention,
+		WriteConcurrency: rt.Config.IntakeWriteConcurrency})
 }
 
 // Reseal re-seals what the intake stores under older keys with the active

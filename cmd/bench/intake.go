@@ -29,9 +29,11 @@ type IntakeResult struct {
 	TxShapeSmallPool InsertRun `json:"intake_tx_default_pool"`
 	Max              AcceptRun `json:"max_accept"`
 	Ratio            float64   `json:"ratio"`
-	// Rounds: each round runs the insert baseline, then the intake's closed
-	// loop; Baseline, Max and Ratio above are the round with the median
-	// ratio, since the machine's commit rate drifts by half within minutes.
+	// Rounds: each round runs the intake's closed loop, then, once the
+	// relay has published its rows, the insert baseline for as long as the
+	// intake's window took; Baseline, Max and Ratio above are the round with
+	// the median ratio, since the machine's commit rate drifts by half
+	// within minutes.
 	Rounds   []IntakeRound `json:"rounds,omitempty"`
 	Load     FixedLoad     `json:"fixed_load"`
 	Accepted int           `json:"accepted_total"`
@@ -54,6 +56,7 @@ type InsertRun struct {
 	Seconds float64 `json:"seconds"`
 	PerSec  float64 `json:"per_sec"`
 	Latency Dist    `json:"latency"`
+	elapsed time.Duration
 }
 
 // AcceptRun: closed-loop HTTP clients.
@@ -65,6 +68,7 @@ type AcceptRun struct {
 	Seconds     float64 `json:"seconds"`
 	PerSec      float64 `json:"per_sec"`
 	Latency     Dist    `json:"latency"`
+	elapsed     time.Duration
 }
 
 // FixedLoad: open-loop arrivals at a fixed rate. Latency counts from the
@@ -118,8 +122,19 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	}
 	defer func() { _ = resume() }()
 
-	// 2. Rounds of (baseline, then the intake's closed loop), as fast as
-	// the clients go; the median round is reported.
+	// 2. Rounds of (the intake's closed loop, then the baseline), as fast
+	// as the clients go; the median round is reported. The baseline runs
+	// for exactly as long as the intake's window did, right after it, so
+	// both see the same state of the machine (its commit rate swings by a
+	// factor of two within a minute; a long baseline beside a short intake
+	// window compared different moments). It starts once the relay has
+	// published the window's rows, so that the intake's own work does not
+	// slow the baseline.
+	outboxPool, err := pgxpool.New(ctx, b.stk.Databases["intake"])
+	if err != nil {
+		return fmt.Errorf("intake database: %w", err)
+	}
+	defer outboxPool.Close()
 	var seq atomic.Int64
 	type round struct {
 		base InsertRun
@@ -128,13 +143,16 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	var rounds []round
 	for i := 0; i < max(1, b.cfg.IntakeRounds) && ctx.Err() == nil; i++ {
 		var rd round
-		if rd.base, err = baseline.plain(ctx); err != nil {
+		rd.max = b.acceptMax(ctx, &seq, r.Statuses)
+		if err := awaitRelayed(ctx, outboxPool); err != nil {
+			return fmt.Errorf("intake's outbox: %w", err)
+		}
+		if rd.base, err = baseline.plain(ctx, rd.max.elapsed); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		rd.max = b.acceptMax(ctx, &seq, r.Statuses)
-		logf("round %d: baseline %d single-row insert commits in %.1fs = %.0f/s (p50 %.2f ms); intake %d accepted in %.1fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited)",
-			i+1, rd.base.Inserts, rd.base.Seconds, rd.base.PerSec, rd.base.Latency.P50ms,
-			rd.max.Accepted, rd.max.Seconds, rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited)
+		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
+			i+1, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited,
+			rd.base.Inserts, rd.base.elapsed.Seconds(), rd.base.PerSec, rd.base.Latency.P50ms)
 		rounds = append(rounds, rd)
 	}
 	ratio := func(rd round) float64 {
@@ -214,13 +232,31 @@ CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
 	return &baselineDB{b: b, dsn: dsn, pool: pool}, pool.Close, nil
 }
 
-// plain is the baseline: autocommit single-row inserts for IntakeDuration.
-func (d *baselineDB) plain(ctx context.Context) (InsertRun, error) {
+// awaitRelayed waits until the intake's outbox has no row left to publish.
+func awaitRelayed(ctx context.Context, pool *pgxpool.Pool) error {
+	for {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// plain is the baseline: autocommit single-row inserts for d.
+func (d *baselineDB) plain(ctx context.Context, dur time.Duration) (InsertRun, error) {
 	const q = `INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
  personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
  VALUES ($1, $2, 'deletion', 'JP', 'ja', false, 'dev1', $3, $4, $5, $6, $7, $8)`
 	tag := randomToken()
-	return d.b.loop(ctx, func(ctx context.Context, w, i int) error {
+	return d.b.loop(ctx, dur, func(ctx context.Context, w, i int) error {
 		_, err := d.pool.Exec(ctx, q, newUUID(), fmt.Sprintf("base-%s-%d-%d", tag, w, i), randBytes(12),
 			randBytes(360), fmt.Sprintf("base-%s-%d-%d", tag, w, i), randBytes(32), time.Now(), randBytes(32))
 		return err
@@ -252,7 +288,7 @@ SELECT count(*) FROM announcement`
 				randBytes(520)).Scan(&n)
 		}
 	}
-	tx, err := b.loop(ctx, intakeTx(d.pool, "tx"))
+	tx, err := b.loop(ctx, b.cfg.IntakeDuration, intakeTx(d.pool, "tx"))
 	if err != nil {
 		return tx, InsertRun{}, err
 	}
@@ -263,19 +299,19 @@ SELECT count(*) FROM announcement`
 		return tx, InsertRun{}, err
 	}
 	defer small.Close()
-	txSmall, err := b.loop(ctx, intakeTx(small, "txs"))
+	txSmall, err := b.loop(ctx, b.cfg.IntakeDuration, intakeTx(small, "txs"))
 	txSmall.Conns = int(small.Config().MaxConns)
 	return tx, txSmall, err
 }
 
-// loop runs op from IntakeClients goroutines for IntakeDuration.
-func (b *bench) loop(ctx context.Context, op func(ctx context.Context, worker, i int) error) (InsertRun, error) {
+// loop runs op from IntakeClients goroutines for dur.
+func (b *bench) loop(ctx context.Context, dur time.Duration, op func(ctx context.Context, worker, i int) error) (InsertRun, error) {
 	var lat latencies
 	var n, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(b.cfg.IntakeDuration)
+	deadline := start.Add(dur)
 	for w := 0; w < b.cfg.IntakeClients; w++ {
 		wg.Add(1)
 		go func() {
@@ -294,7 +330,7 @@ func (b *bench) loop(ctx context.Context, op func(ctx context.Context, worker, i
 	}
 	wg.Wait()
 	el := time.Since(start)
-	r := InsertRun{Inserts: int(n.Load()), Errors: int(errs.Load()), Seconds: round1(el.Seconds()),
+	r := InsertRun{Inserts: int(n.Load()), Errors: int(errs.Load()), Seconds: round2(el.Seconds()), elapsed: el,
 		PerSec: round1(rate(int(n.Load()), el)), Latency: distOf(lat.snapshot())}
 	if r.Inserts == 0 {
 		if err, ok := firstErr.Load().(error); ok {
@@ -367,7 +403,7 @@ func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[i
 	wg.Wait()
 	el := time.Since(start)
 	return AcceptRun{Sent: int(sent.Load()), Accepted: int(acc.Load()), RateLimited: int(limited.Load()),
-		Failed: int(failed.Load()), Seconds: round1(el.Seconds()), PerSec: round1(rate(int(acc.Load()), el)),
+		Failed: int(failed.Load()), Seconds: round2(el.Seconds()), elapsed: el, PerSec: round1(rate(int(acc.Load()), el)),
 		Latency: distOf(lat.snapshot())}
 }
 

@@ -81,8 +81,8 @@ func parseFlags() config {
 	flag.StringVar(&c.ProfileDir, "profile-dir", "", "write a CPU profile of this process per phase into this directory (relative to the repository root)")
 
 	flag.IntVar(&c.IntakeClients, "intake-clients", 16, "concurrent HTTP clients (and baseline inserting goroutines)")
-	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (insert baseline, then the intake's closed loop); the median round is reported")
-	flag.DurationVar(&c.IntakeDuration, "intake-duration", 6*time.Second, "closed-loop accept-rate window (and baseline window), each round")
+	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long); the median round is reported")
+	flag.DurationVar(&c.IntakeDuration, "intake-duration", 6*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
 	flag.IntVar(&c.IntakeMax, "intake-max", 2000, "stop a round's accept-rate window early after this many requests (each starts a real workflow)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
 	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 6*time.Second, "open-loop fixed-load window")

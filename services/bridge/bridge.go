@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
 	"madoguchi.dev/platform/bus"
@@ -44,6 +45,10 @@ type Bridge struct {
 	// one round trip to Temporal; one at a time, the dispatcher and the
 	// results consumer wait on the server most of the time.
 	Concurrency int
+	// StartAttributes, when set, gives the search attributes a request's
+	// workflow starts with (its receipt, kind, first stage): in the index
+	// from the start, and not upserted again by the workflow.
+	StartAttributes func(*dsrv1.RequestSubmitted) temporal.SearchAttributes
 }
 
 // DefaultConcurrency is the bridge's default Concurrency.
@@ -90,7 +95,12 @@ func (b *Bridge) Dispatch(ctx context.Context, msg jetstream.Msg) error {
 	// interceptor carries it into the workflow's headers.
 	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrRequestID.String(ev.GetRequestId()), tracing.AttrReceipt.String(ev.GetReceipt()))
 	log := b.Log.With().Str("request_id", ev.GetRequestId()).Str("workflow_id", id).Logger()
+	var sa temporal.SearchAttributes
+	if b.StartAttributes != nil {
+		sa = b.StartAttributes(&ev)
+	}
 	_, err := b.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		TypedSearchAttributes:    sa,
 		ID:                       id,
 		TaskQueue:                contract.TaskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,

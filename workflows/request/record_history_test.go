@@ -164,7 +164,9 @@ func TestRecordDeletionHistory(t *testing.T) {
 	in.Receipt = fmt.Sprintf("20260601-R%d", time.Now().UnixNano()%1_000_000)
 	in.SubmittedAt = timestamppb.Now()
 	id := contract.WorkflowID(in.GetReceipt())
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue}, contract.WorkflowType, in)
+	// Started as the bridge starts it: with its first search attributes.
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
+		TypedSearchAttributes: request.StartSearchAttributes(in)}, contract.WorkflowType, in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,11 @@ const historyBeforeConclusionEvent = "testdata/deletion_history_before_conclusio
 // the first fan-out, a command after another and a timer per holder.
 const historyBeforeRoundTimer = "testdata/deletion_history_before_round_timer.json"
 
+// historyBeforeCoalescedAttributes was recorded before
+// ChangeCoalesceSearchAttributes: requests that started then must still
+// replay an upsert per change, and their own first attributes.
+const historyBeforeCoalescedAttributes = "testdata/deletion_history_before_coalesced_attributes.json"
+
 func replay(t *testing.T, fn any) error {
 	t.Helper()
 	return replayFile(t, fn, deletionHistory)
@@ -67,6 +72,12 @@ func TestHistoryFromBeforeTheConclusionEventStillReplays(t *testing.T) {
 func TestHistoryFromBeforeTheRoundTimerStillReplays(t *testing.T) {
 	if err := replayFile(t, request.DataSubjectRequest, historyBeforeRoundTimer); err != nil {
 		t.Fatalf("a request started before the per-round SLA timer no longer replays: %v", err)
+	}
+}
+
+func TestHistoryFromBeforeCoalescedSearchAttributesStillReplays(t *testing.T) {
+	if err := replayFile(t, request.DataSubjectRequest, historyBeforeCoalescedAttributes); err != nil {
+		t.Fatalf("a request started before coalesced search attributes no longer replays: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
 // Search attributes the workflow keeps current at every stage change, so
@@ -43,11 +44,29 @@ var SearchAttributeTypes = map[string]enums.IndexedValueType{
 }
 
 // RegisterSearchAttributes adds the attributes that the namespace lacks;
-// safe at every worker start.
+// safe at every worker and bridge start, also when both start at once.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	missing, err := missingSearchAttributes(ctx, c, namespace)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	if err != nil {
+		// Another component may have added them meanwhile.
+		if still, lerr := missingSearchAttributes(ctx, c, namespace); lerr == nil && len(still) == 0 {
+			return nil
+		}
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+func missingSearchAttributes(ctx context.Context, c client.Client, namespace string) (map[string]enums.IndexedValueType, error) {
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return nil, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enums.IndexedValueType{}
 	for name, typ := range SearchAttributeTypes {
@@ -55,29 +74,96 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 			missing[name] = typ
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: missing,
+	return missing, nil
+}
+
+// StartSearchAttributes are the attributes a request starts with; the
+// bridge sets them when it starts the workflow, so the request is in the
+// index from its first moment and the workflow need not upsert them.
+func StartSearchAttributes(in *dsrv1.RequestSubmitted) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(startAttributes(in)...)
+}
+
+func startAttributes(in *dsrv1.RequestSubmitted) []temporal.SearchAttributeUpdate {
+	return []temporal.SearchAttributeUpdate{SAReceipt.ValueSet(in.GetReceipt()), SAKind.ValueSet(contract.KindName(in.GetKind())),
+		SAJurisdiction.ValueSet(in.GetJurisdiction()), SAStage.ValueSet(string(StageReceived)),
+		SANeedsAttention.ValueSet(false), SAFeeState.ValueSet("none")}
+}
+
+// startedWithAttributes: the workflow's start holds StartSearchAttributes.
+func startedWithAttributes(ctx workflow.Context, in *dsrv1.RequestSubmitted) bool {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	receipt, _ := sa.GetKeyword(SAReceipt)
+	kind, _ := sa.GetKeyword(SAKind)
+	jurisdiction, _ := sa.GetKeyword(SAJurisdiction)
+	stage, _ := sa.GetKeyword(SAStage)
+	fee, _ := sa.GetKeyword(SAFeeState)
+	attention, hasAttention := sa.GetBool(SANeedsAttention)
+	return receipt == in.GetReceipt() && kind == contract.KindName(in.GetKind()) && jurisdiction == in.GetJurisdiction() &&
+		stage == string(StageReceived) && fee == "none" && hasAttention && !attention
+}
+
+// Coalesced search attributes (ChangeCoalesceSearchAttributes). Every
+// upsert is a command, a history event, a write to the visibility store and,
+// on Temporal Cloud, a billed action; one request made 13. Since the change,
+// the updates made between two points where the workflow waits go out as
+// one upsert when it waits (a stage and its attention reason, an attention
+// lowered and the next stage), and the subject's pseudonym goes out with
+// the next stage.
+
+// coalesceUpserts starts the coroutine that sends what r.upsert gathered:
+// it runs once the workflow's other coroutines wait, in the same workflow
+// task, so nothing is delayed past the task that decided it.
+func (r *run) coalesceUpserts(ctx workflow.Context) {
+	r.coalesce = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return len(r.pendingSA) > 0 }); err != nil {
+				return
+			}
+			r.flushUpserts(ctx)
+		}
 	})
-	if err != nil {
-		return fmt.Errorf("add search attributes: %w", err)
+}
+
+// flushUpserts sends the gathered updates now (later ones of a key win).
+func (r *run) flushUpserts(ctx workflow.Context) {
+	if len(r.pendingSA) == 0 {
+		return
 	}
-	return nil
+	updates := r.pendingSA
+	r.pendingSA = nil
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+	}
+}
+
+// upsertWithNextStage defers updates to the next stage change (upserted
+// at once before the change).
+func (r *run) upsertWithNextStage(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if !r.coalesce {
+		r.upsert(ctx, updates...)
+		return
+	}
+	r.withNextStage = append(r.withNextStage, updates...)
 }
 
 // setStage moves the request to s and tells the search index.
 func (r *run) setStage(ctx workflow.Context, s Stage) {
 	r.stage = s
 	r.event(ctx, "stage", "system", string(s))
-	r.upsert(ctx, SAStage.ValueSet(string(s)))
+	r.upsert(ctx, append(r.withNextStage, SAStage.ValueSet(string(s)))...)
+	r.withNextStage = nil
 	// The SDK's workflow metrics handler is silent during replay.
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": contract.KindName(r.in.GetKind()), "stage": string(s)}).
 		Counter(metrics.WorkflowStageMetric).Inc(1)
 }
 
 func (r *run) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if r.coalesce {
+		r.pendingSA = append(r.pendingSA, updates...)
+		return
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
 	}

@@ -3,6 +3,7 @@ package request
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -124,6 +125,13 @@ type run struct {
 	packageID     string
 	packageExpiry time.Time
 	timeline      []*dsrv1.TimelineEntry
+
+	// coalesce: search attribute updates are gathered in pendingSA and sent
+	// as one upsert when the workflow waits (ChangeCoalesceSearchAttributes);
+	// withNextStage waits for the next stage change.
+	coalesce      bool
+	pendingSA     []temporal.SearchAttributeUpdate
+	withNextStage []temporal.SearchAttributeUpdate
 }
 
 func (r *run) event(ctx workflow.Context, event, actor, detail string) {

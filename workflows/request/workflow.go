@@ -28,6 +28,11 @@ const ChangeAnnounceConclusion = "announce-conclusion"
 // of one per holder.
 const ChangeFanOutRoundTimer = "fanout-round-timer"
 
+// ChangeCoalesceSearchAttributes is the workflow.GetVersion change id of
+// coalesced search attribute upserts (search.go), and of not upserting the
+// attributes the workflow was started with.
+const ChangeCoalesceSearchAttributes = "coalesce-search-attributes"
+
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 
@@ -60,9 +65,14 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	if err := r.register(ctx, actx); err != nil {
 		return nil, err
 	}
-	r.upsert(ctx, SAReceipt.ValueSet(in.GetReceipt()), SAKind.ValueSet(contract.KindName(in.GetKind())),
-		SAJurisdiction.ValueSet(in.GetJurisdiction()), SAStage.ValueSet(string(StageReceived)),
-		SANeedsAttention.ValueSet(false), SAFeeState.ValueSet("none"))
+	if workflow.GetVersion(ctx, ChangeCoalesceSearchAttributes, workflow.DefaultVersion, 1) == 1 {
+		r.coalesceUpserts(ctx)
+		if !startedWithAttributes(ctx, in) {
+			r.upsert(ctx, startAttributes(in)...)
+		}
+	} else {
+		r.upsert(ctx, startAttributes(in)...)
+	}
 	r.event(ctx, "received", "person", contract.KindName(in.GetKind()))
 
 	err := workflow.ExecuteActivity(actx, a.Prepare, PrepareInput{Kind: in.GetKind(), Jurisdiction: in.GetJurisdiction(),
@@ -91,6 +101,7 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	}
 	// Let update handlers in flight answer before the workflow closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	r.flushUpserts(ctx)
 	return out, nil
 }
 
@@ -112,7 +123,8 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 		}
 		return r.close(ctx, actx, ClosedUnverified, NoticeUnverified, NoticeData{})
 	}
-	r.upsert(ctx, SASubjectRef.ValueSet(r.prepared.SubjectRef))
+	// Every path from here changes the stage within an activity or two.
+	r.upsertWithNextStage(ctx, SASubjectRef.ValueSet(r.prepared.SubjectRef))
 
 	// 2. Related requests: duplicates are linked and reported, never dropped.
 	if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {

@@ -289,8 +289,13 @@ func (rt *Runtime) RunBridge(ctx context.Context) error {
 		return err
 	}
 	defer tc.Close()
+	// The workflows start with their search attributes, which must exist
+	// before the first start (the worker registers them too).
+	if err := request.RegisterSearchAttributes(ctx, tc, rt.Config.TemporalNamespace); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
 	return (&bridge.Bridge{JS: js, Temporal: tc, Namespace: rt.Namespace, Log: log,
-		Concurrency: rt.Config.BridgeConcurrency}).Run(ctx)
+		Concurrency: rt.Config.BridgeConcurrency, StartAttributes: request.StartSearchAttributes}).Run(ctx)
 }
 
 // RunWorker runs the request workflow and its activities.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 )
 
@@ -32,13 +33,28 @@ type TemporalOptions struct {
 	Port, UIPort int
 	// DBFile keeps state between runs; empty means in memory.
 	DBFile string
-	// SearchAttributes to register, name -> type (Keyword, Datetime, Bool, ...).
-	SearchAttributes map[string]string
+	// SearchAttributes to register at start, name -> type.
+	SearchAttributes map[string]enums.IndexedValueType
+	// SearchAttributeCache makes the server cache search attributes as a
+	// production server does (refreshed every 60 s). The dev server's default
+	// re-reads them from its database on every use so that new ones work at
+	// once; that read then comes with every upsert, start and visibility
+	// query, which a benchmark against a bare workflow should not count.
+	// Use it with SearchAttributes, so that they exist from the start.
+	SearchAttributeCache bool
 	// LogFile receives the server's output; empty discards it.
 	LogFile string
 	// ExtraArgs are appended to `temporal server start-dev` (e.g.
 	// --ui-codec-endpoint for the codec server).
 	ExtraArgs []string
+}
+
+// cliSearchAttributeTypes names the types as `temporal server start-dev`
+// expects them.
+var cliSearchAttributeTypes = map[enums.IndexedValueType]string{
+	enums.INDEXED_VALUE_TYPE_TEXT: "Text", enums.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enums.INDEXED_VALUE_TYPE_INT: "Int",
+	enums.INDEXED_VALUE_TYPE_DOUBLE: "Double", enums.INDEXED_VALUE_TYPE_BOOL: "Bool", enums.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+	enums.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList",
 }
 
 // StartTemporal returns the frontend named by TEMPORAL_ADDRESS (env), or
@@ -78,7 +94,14 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		args = append(args, "--db-filename", opts.DBFile)
 	}
 	for name, typ := range opts.SearchAttributes {
-		args = append(args, "--search-attribute", name+"="+typ)
+		cli, ok := cliSearchAttributeTypes[typ]
+		if !ok {
+			return nil, fmt.Errorf("search attribute %s: type %v has no dev server name", name, typ)
+		}
+		args = append(args, "--search-attribute", name+"="+cli)
+	}
+	if opts.SearchAttributeCache {
+		args = append(args, "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false")
 	}
 	args = append(args, opts.ExtraArgs...)
 	cmd := exec.Command(opts.Binary, args...)

@@ -119,24 +119,13 @@ func repoBin(t *testing.T, name string) string {
 	}
 }
 
-// cliTypes names the search attribute types as `temporal server start-dev`
-// expects them.
-var cliTypes = map[enums.IndexedValueType]string{
-	enums.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enums.INDEXED_VALUE_TYPE_BOOL: "Bool",
-	enums.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList", enums.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
-}
-
 func TestRecordDeletionHistory(t *testing.T) {
 	if os.Getenv("MADOGUCHI_RECORD_HISTORY") == "" {
 		t.Skip("records " + deletionHistory + " on a Temporal dev server; run with MADOGUCHI_RECORD_HISTORY=1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sa := map[string]string{}
-	for name, typ := range request.SearchAttributeTypes {
-		sa[name] = cliTypes[typ]
-	}
-	srv, err := devinfra.StartTemporal(ctx, devinfra.TemporalOptions{Binary: repoBin(t, "temporal"), SearchAttributes: sa,
+	srv, err := devinfra.StartTemporal(ctx, devinfra.TemporalOptions{Binary: repoBin(t, "temporal"), SearchAttributes: request.SearchAttributeTypes,
 		LogFile: filepath.Join(t.TempDir(), "temporal.log")})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"madoguchi.dev/platform/devinfra"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/workflows/request"
 )
 
 // Options configure a stack.
@@ -53,6 +54,10 @@ type Options struct {
 	// Registry overrides holders.yaml (tests shorten SLAs).
 	RegistryFile string
 	Log          zerolog.Logger
+
+	// SearchAttributeCache: the dev server caches search attributes as a
+	// production server does (devinfra.TemporalOptions); the bench sets it.
+	SearchAttributeCache bool
 
 	// CodecAddr is where the codec server listens (127.0.0.1:8089 in dev);
 	// "" picks a free port.
@@ -119,6 +124,9 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	if s.Temporal, err = devinfra.StartTemporal(ctx, devinfra.TemporalOptions{
 		Binary: o.TemporalBinary, Port: o.TemporalPort, UIPort: o.TemporalUIPort, DBFile: o.TemporalDBFile, LogFile: tlog,
 		ExtraArgs: []string{"--ui-codec-endpoint", s.CodecURL},
+		// Registered at start: in the UI from the first moment, and known to a
+		// server that caches them.
+		SearchAttributes: request.SearchAttributeTypes, SearchAttributeCache: o.SearchAttributeCache,
 	}); err != nil {
 		return err
 	}

@@ -111,19 +111,15 @@ func startedWithAttributes(ctx workflow.Context, in *dsrv1.RequestSubmitted) boo
 // lowered and the next stage), and the subject's pseudonym goes out with
 // the next stage.
 
-// coalesceUpserts starts the coroutine that sends what r.upsert gathered:
-// it runs once the workflow's other coroutines wait, in the same workflow
-// task, so nothing is delayed past the task that decided it.
+// coalesceUpserts turns coalescing on. The first update gathered starts a
+// coroutine that sends them all: it runs once the coroutine that made them
+// waits, in the same workflow task, so nothing is delayed past the task
+// that decided it. It ends once it has sent them: a request parked for days
+// in the worker's cache keeps no coroutine for it (a standing one was a
+// goroutine more for every cached request: 3,237 against 2,232 at 10,000
+// parked).
 func (r *run) coalesceUpserts(ctx workflow.Context) {
-	r.coalesce = true
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			if err := workflow.Await(ctx, func() bool { return len(r.pendingSA) > 0 }); err != nil {
-				return
-			}
-			r.flushUpserts(ctx)
-		}
-	})
+	r.coalesce, r.root = true, ctx
 }
 
 // flushUpserts sends the gathered updates now (later ones of a key win).
@@ -161,6 +157,9 @@ func (r *run) setStage(ctx workflow.Context, s Stage) {
 
 func (r *run) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
 	if r.coalesce {
+		if len(r.pendingSA) == 0 {
+			workflow.Go(r.root, r.flushUpserts)
+		}
 		r.pendingSA = append(r.pendingSA, updates...)
 		return
 	}

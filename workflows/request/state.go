@@ -128,7 +128,9 @@ type run struct {
 
 	// coalesce: search attribute updates are gathered in pendingSA and sent
 	// as one upsert when the workflow waits (ChangeCoalesceSearchAttributes);
-	// withNextStage waits for the next stage change.
+	// withNextStage waits for the next stage change; root is the workflow's
+	// context, for the coroutine that sends them.
+	root          workflow.Context
 	coalesce      bool
 	pendingSA     []temporal.SearchAttributeUpdate
 	withNextStage []temporal.SearchAttributeUpdate

@@ -189,26 +189,25 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		}
 		ev.Receipt = r.receipt
 		// Nats-Msg-Id = request id: a relay retry is dropped by the stream.
-		msg, err := outbox.NewMessage(ctx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev)
-		if err != nil {
+		var msg outbox.Message
+		if msg, err = outbox.NewMessage(ctx, id.String(), s.Namespace.RequestSubmitted(), id.String(), ev); err != nil {
 			return Accepted{}, fmt.Errorf("intake: %w", err)
 		}
 		gotID, gotReceipt, createdAt, existing, err = s.insert(ctx, r, msg, documents)
-		if errors.Is(err, errReceiptTaken) && attempt < receiptAttempts {
-			s.Log.Warn().Str("request_id", id.String()).Int("attempt", attempt).Msg("receipt number taken; drawing another")
-			continue
+		if !errors.Is(err, errReceiptTaken) || attempt == receiptAttempts {
+			break
 		}
-		if err == nil && !existing && s.Announced != nil {
-			s.Announced()
-		}
-		var verr *ValidationError
-		if err != nil {
-			if errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr) {
-				return Accepted{}, err
-			}
-			return Accepted{}, fmt.Errorf("intake: store request: %w", err)
-		}
-		break
+		s.Log.Warn().Str("request_id", id.String()).Int("attempt", attempt).Msg("receipt number taken; drawing another")
+	}
+	var verr *ValidationError
+	switch {
+	case errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr):
+		return Accepted{}, err
+	case err != nil:
+		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
+	}
+	if !existing && s.Announced != nil {
+		s.Announced()
 	}
 	// The HTTP server span names the request by its ids only.
 	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrRequestID.String(gotID), tracing.AttrReceipt.String(gotReceipt))

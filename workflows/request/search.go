@@ -92,15 +92,13 @@ func startAttributes(in *dsrv1.RequestSubmitted) []temporal.SearchAttributeUpdat
 
 // startedWithAttributes: the workflow's start holds StartSearchAttributes.
 func startedWithAttributes(ctx workflow.Context, in *dsrv1.RequestSubmitted) bool {
-	sa := workflow.GetTypedSearchAttributes(ctx)
-	receipt, _ := sa.GetKeyword(SAReceipt)
-	kind, _ := sa.GetKeyword(SAKind)
-	jurisdiction, _ := sa.GetKeyword(SAJurisdiction)
-	stage, _ := sa.GetKeyword(SAStage)
-	fee, _ := sa.GetKeyword(SAFeeState)
-	attention, hasAttention := sa.GetBool(SANeedsAttention)
-	return receipt == in.GetReceipt() && kind == contract.KindName(in.GetKind()) && jurisdiction == in.GetJurisdiction() &&
-		stage == string(StageReceived) && fee == "none" && hasAttention && !attention
+	have := workflow.GetTypedSearchAttributes(ctx).GetUntypedValues()
+	for key, want := range StartSearchAttributes(in).GetUntypedValues() {
+		if got, ok := have[key]; !ok || got != want {
+			return false
+		}
+	}
+	return true
 }
 
 // Coalesced search attributes (ChangeCoalesceSearchAttributes). Every
@@ -119,8 +117,11 @@ func startedWithAttributes(ctx workflow.Context, in *dsrv1.RequestSubmitted) boo
 // goroutine more for every cached request: 3,237 against 2,232 at 10,000
 // parked).
 func (r *run) coalesceUpserts(ctx workflow.Context) {
-	r.coalesce, r.root = true, ctx
+	r.root = ctx
 }
+
+// coalescing: updates are gathered (ChangeCoalesceSearchAttributes).
+func (r *run) coalescing() bool { return r.root != nil }
 
 // flushUpserts sends the gathered updates now (later ones of a key win).
 func (r *run) flushUpserts(ctx workflow.Context) {
@@ -137,7 +138,7 @@ func (r *run) flushUpserts(ctx workflow.Context) {
 // upsertWithNextStage defers updates to the next stage change (upserted
 // at once before the change).
 func (r *run) upsertWithNextStage(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
-	if !r.coalesce {
+	if !r.coalescing() {
 		r.upsert(ctx, updates...)
 		return
 	}
@@ -156,7 +157,7 @@ func (r *run) setStage(ctx workflow.Context, s Stage) {
 }
 
 func (r *run) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
-	if r.coalesce {
+	if r.coalescing() {
 		if len(r.pendingSA) == 0 {
 			workflow.Go(r.root, r.flushUpserts)
 		}

@@ -126,12 +126,11 @@ type run struct {
 	packageExpiry time.Time
 	timeline      []*dsrv1.TimelineEntry
 
-	// coalesce: search attribute updates are gathered in pendingSA and sent
-	// as one upsert when the workflow waits (ChangeCoalesceSearchAttributes);
-	// withNextStage waits for the next stage change; root is the workflow's
-	// context, for the coroutine that sends them.
+	// With root set (ChangeCoalesceSearchAttributes), search attribute
+	// updates are gathered in pendingSA and sent as one upsert, by a
+	// coroutine on root, when the workflow waits; withNextStage waits for
+	// the next stage change.
 	root          workflow.Context
-	coalesce      bool
 	pendingSA     []temporal.SearchAttributeUpdate
 	withNextStage []temporal.SearchAttributeUpdate
 }

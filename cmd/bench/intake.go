@@ -15,6 +15,7 @@ import (
 
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/proto/contract"
+	"madoguchi.dev/services/outbox"
 )
 
 // IntakeResult is phase 1.
@@ -234,9 +235,10 @@ CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;`)
 
 // awaitRelayed waits until the intake's outbox has no row left to publish.
 func awaitRelayed(ctx context.Context, pool *pgxpool.Pool) error {
+	unsent := &outbox.Relay{Pool: pool}
 	for {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
+		n, _, err := unsent.Lag(ctx)
+		if err != nil {
 			return err
 		}
 		if n == 0 {

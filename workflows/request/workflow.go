@@ -65,12 +65,11 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	if err := r.register(ctx, actx); err != nil {
 		return nil, err
 	}
-	if workflow.GetVersion(ctx, ChangeCoalesceSearchAttributes, workflow.DefaultVersion, 1) == 1 {
+	coalesce := workflow.GetVersion(ctx, ChangeCoalesceSearchAttributes, workflow.DefaultVersion, 1) == 1
+	if coalesce {
 		r.coalesceUpserts(ctx)
-		if !startedWithAttributes(ctx, in) {
-			r.upsert(ctx, startAttributes(in)...)
-		}
-	} else {
+	}
+	if !coalesce || !startedWithAttributes(ctx, in) {
 		r.upsert(ctx, startAttributes(in)...)
 	}
 	r.event(ctx, "received", "person", contract.KindName(in.GetKind()))

@@ -270,8 +270,9 @@ func (d *baselineDB) plain(ctx context.Context, dur time.Duration) (InsertRun, e
 // clients, then through pgxpool's default size.
 func (d *baselineDB) diagnostics(ctx context.Context) (InsertRun, InsertRun, error) {
 	b := d.b
-	// The intake's statement (services/intake/store.go, qInsertRequest): the
-	// request row and its outbox row in one statement.
+	// The shape of the intake's statement (services/intake/store.go,
+	// qInsertRequests) for one request: the request row and its outbox row
+	// in one statement, written here with VALUES instead of arrays.
 	const qIntake = `WITH request AS (
     INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
      personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)

@@ -15,24 +15,37 @@ import (
 	"madoguchi.dev/services/outbox"
 )
 
-// The request row and its announcement in the outbox, in one statement:
+// The request rows and their announcements in the outbox, in one statement:
 // atomic on its own (autocommit) and one round trip, the same durability as
-// a transaction of two INSERTs at a fraction of the latency. The outbox row
-// is written only when the request row was (not on an idempotent retry).
-const qInsertRequest = `-- name: InsertRequestAndAnnouncement
-WITH request AS (
+// a transaction of two INSERTs at a fraction of the latency, for one request
+// or for a batch of them (groupWriter). unnest turns the column arrays back
+// into rows. An outbox row is written only for a request row that was (not
+// on an idempotent retry, nor for the second of two rows in one batch with
+// the same key).
+const qInsertRequests = `-- name: InsertRequestsAndAnnouncements
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[],
+                         $7::text[], $8::bytea[], $9::bytea[], $10::text[], $11::bytea[], $12::timestamptz[],
+                         $13::bytea[], $14::text[], $15::text[], $16::text[], $17::bytea[], $18::text[], $19::text[])
+        AS t(id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id, personal_nonce,
+             personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash,
+             subject, msg_id, msg_type, payload, traceparent, tracestate)
+), request AS (
     INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent,
                           personal_key_id, personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at,
                           status_token_hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    SELECT id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id, personal_nonce,
+           personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash
+    FROM input
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
 ), announcement AS (
     INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
-    SELECT id, $14, $15, $16, $17, nullif($18, ''), nullif($19, '') FROM request
-    RETURNING id
+    SELECT input.id, subject, msg_id, msg_type, payload, nullif(traceparent, ''), nullif(tracestate, '')
+    FROM input JOIN request ON request.id = input.id
+    RETURNING request_id
 )
-SELECT count(*) FROM announcement`
+SELECT request_id::text FROM announcement`
 
 const qRequestByIdempotencyKey = `-- name: RequestByIdempotencyKey
 SELECT id::text, receipt, submission_hash, created_at FROM requests WHERE idempotency_key = $1`
@@ -61,30 +74,62 @@ func submissionHash(s *Submission) []byte {
 	return h[:]
 }
 
-// queryRower is a pool or a transaction.
-type queryRower interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
+// querier is a pool or a transaction.
+type querier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
 }
 
-// insertOne writes the request and its announcement in one statement;
-// false when the idempotency key exists already (nothing is written then).
-func insertOne(ctx context.Context, q queryRower, r stored, msg outbox.Message) (bool, error) {
-	var key any
-	if r.idempotencyKey != "" {
-		key = r.idempotencyKey
+// announced is a request row to write and the outbox row announcing it.
+type announced struct {
+	r   stored
+	msg outbox.Message
+}
+
+// insertRequests writes the requests and their announcements in one
+// statement and returns the ids it wrote: a request whose idempotency key
+// existed already (or came earlier in rows) is not among them. A receipt
+// number already taken fails the statement with errReceiptTaken.
+func insertRequests(ctx context.Context, q querier, rows []announced) (map[string]bool, error) {
+	n := len(rows)
+	ids, receipts, kinds, jurisdictions, locales := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	agents := make([]bool, n)
+	keyIDs, nonces, sealed := make([]string, n), make([][]byte, n), make([][]byte, n)
+	keys, hashes, created, tokens := make([]*string, n), make([][]byte, n), make([]time.Time, n), make([][]byte, n)
+	subjects, msgIDs, msgTypes, payloads, parents, states := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]string, n), make([]string, n)
+	for i, a := range rows {
+		r, m := a.r, a.msg
+		ids[i], receipts[i], kinds[i], jurisdictions[i], locales[i] = r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale
+		agents[i] = r.sub.Agent != nil
+		keyIDs[i], nonces[i], sealed[i] = r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext()
+		if r.idempotencyKey != "" {
+			keys[i] = &r.idempotencyKey
+		}
+		hashes[i], created[i], tokens[i] = r.hash, r.createdAt, r.statusTokenHash
+		subjects[i], msgIDs[i], msgTypes[i], payloads[i], parents[i], states[i] = m.Subject, m.MsgID, m.MsgType, m.Payload, m.Traceparent, m.Tracestate
 	}
-	var written int
-	err := q.QueryRow(ctx, qInsertRequest, r.id, r.receipt, r.sub.Kind, r.sub.Jurisdiction, r.sub.Locale,
-		r.sub.Agent != nil, r.sealed.GetKeyId(), r.sealed.GetNonce(), r.sealed.GetCiphertext(), key, r.hash, r.createdAt,
-		r.statusTokenHash, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload, msg.Traceparent, msg.Tracestate).Scan(&written)
+	res, err := q.Query(ctx, qInsertRequests, ids, receipts, kinds, jurisdictions, locales, agents,
+		keyIDs, nonces, sealed, keys, hashes, created, tokens, subjects, msgIDs, msgTypes, payloads, parents, states)
+	if err != nil {
+		return nil, fmt.Errorf("insert requests: %w", err)
+	}
+	written := make(map[string]bool, n)
+	var id string
+	_, err = pgx.ForEachRow(res, []any{&id}, func() error { written[id] = true; return nil })
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "requests_receipt_key" { // unique_violation
-		return false, fmt.Errorf("insert request: %w", errReceiptTaken)
+		return nil, fmt.Errorf("insert requests: %w", errReceiptTaken)
 	}
 	if err != nil {
-		return false, fmt.Errorf("insert request: %w", err)
+		return nil, fmt.Errorf("insert requests: %w", err)
 	}
-	return written == 1, nil
+	return written, nil
+}
+
+// insertOne writes one request and its announcement; false when the
+// idempotency key exists already (nothing is written then).
+func insertOne(ctx context.Context, q querier, r stored, msg outbox.Message) (bool, error) {
+	written, err := insertRequests(ctx, q, []announced{{r, msg}})
+	return written[r.id], err
 }
 
 // insert writes the request and its announcement msg: with the requests

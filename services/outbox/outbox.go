@@ -15,19 +15,15 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/tracing"
 )
 
-const qEnqueue = `-- name: Enqueue
-INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
-VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`
-
-// Message is one outbox row's values, for a caller that writes the row
-// with its own SQL (for instance in the same statement as the state it
-// announces, to save round trips).
+// Message is one outbox row's values. The writer inserts the row with its
+// own SQL, in the same statement or transaction as the state it announces
+// (the intake: services/intake/store.go, qInsertRequests), so that the row
+// exists exactly when that state does.
 type Message struct {
 	RequestID, Subject, MsgID, MsgType string
 	Payload                            []byte
@@ -46,19 +42,4 @@ func NewMessage(ctx context.Context, requestID, subject, msgID string, m proto.M
 	return Message{RequestID: requestID, Subject: subject, MsgID: msgID,
 		MsgType: string(m.ProtoReflect().Descriptor().FullName()), Payload: data,
 		Traceparent: traceparent, Tracestate: tracestate}, nil
-}
-
-// Enqueue adds a message to the outbox inside tx. msgID must be stable for
-// the event (e.g. the request id), never derived from the payload. After the
-// commit, call the relay's Wake (or let its poll find the row).
-func Enqueue(ctx context.Context, tx pgx.Tx, requestID, subject, msgID string, m proto.Message) error {
-	msg, err := NewMessage(ctx, requestID, subject, msgID, m)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, qEnqueue, msg.RequestID, msg.Subject, msg.MsgID, msg.MsgType, msg.Payload,
-		msg.Traceparent, msg.Tracestate); err != nil {
-		return fmt.Errorf("outbox: enqueue: %w", err)
-	}
-	return nil
 }

@@ -62,8 +62,20 @@ func (r *rig) enqueue(t *testing.T, n int) []string {
 }
 
 func (r *rig) enqueueTx(tx pgx.Tx, id, subject string) error {
+	return enqueueRequestSubmitted(context.Background(), tx, id, subject)
+}
+
+// enqueueRequestSubmitted writes the outbox row a writer would write for
+// request id's RequestSubmitted, with ctx's trace context, in tx.
+func enqueueRequestSubmitted(ctx context.Context, tx pgx.Tx, id, subject string) error {
 	ev := &dsrv1.RequestSubmitted{RequestId: id, Receipt: "20261125-" + id[:6], Kind: dsrv1.RequestKind_REQUEST_KIND_DELETION}
-	return outbox.Enqueue(context.Background(), tx, id, subject, id, ev)
+	m, err := outbox.NewMessage(ctx, id, subject, id, ev)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (request_id, subject, msg_id, msg_type, payload, traceparent, tracestate)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`, m.RequestID, m.Subject, m.MsgID, m.MsgType, m.Payload, m.Traceparent, m.Tracestate)
+	return err
 }
 
 func (r *rig) relayOnce(t *testing.T) int {

@@ -10,8 +10,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"madoguchi.dev/platform/testinfra"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/services/outbox"
 )
 
 // The relayed message continues the trace of the transaction that wrote
@@ -23,8 +21,7 @@ func TestRelayedMessageContinuesTheTraceOfTheEnqueueingRequest(t *testing.T) {
 	defer span.End()
 	id := uuid.NewString()
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		ev := &dsrv1.RequestSubmitted{RequestId: id, Receipt: "20261125-" + id[:6], Kind: dsrv1.RequestKind_REQUEST_KIND_DELETION}
-		return outbox.Enqueue(ctx, tx, id, r.ns.RequestSubmitted(), id, ev)
+		return enqueueRequestSubmitted(ctx, tx, id, r.ns.RequestSubmitted())
 	})
 	if err != nil {
 		t.Fatal(err)

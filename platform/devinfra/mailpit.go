@@ -241,6 +241,21 @@ func (m *Mailpit) Messages(ctx context.Context, query string) ([]MailSummary, er
 	return res.Messages, nil
 }
 
+// Page lists limit messages, newest first, after skipping the newest start:
+// a poller that reads pages until it meets a message it has seen reads only
+// what is new, where listing the newest 200 each time re-reads the same
+// messages and misses any beyond the 200 that arrived between two polls.
+func (m *Mailpit) Page(ctx context.Context, start, limit int) ([]MailSummary, error) {
+	var res struct {
+		Messages []MailSummary `json:"messages"`
+	}
+	q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(limit)}}
+	if err := m.get(ctx, "/api/v1/messages?"+q.Encode(), &res); err != nil {
+		return nil, err
+	}
+	return res.Messages, nil
+}
+
 // MessageText returns the decoded text/plain body of message id.
 func (m *Mailpit) MessageText(ctx context.Context, id string) (string, error) {
 	var msg struct {

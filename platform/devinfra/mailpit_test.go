@@ -2,8 +2,10 @@ package devinfra
 
 import (
 	"context"
+	"fmt"
 	"net/smtp"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,44 @@ func TestMailpitReceivesAndReturnsMessages(t *testing.T) {
 	none, err := m.Messages(ctx, `to:"nobody@example.jp"`)
 	if err != nil || len(none) != 0 {
 		t.Fatalf("Messages(nobody) = %d, %v", len(none), err)
+	}
+}
+
+func TestMailpitPagesListTheNewestMessagesFirstWithoutOverlap(t *testing.T) {
+	m := startMailpit(t)
+	for i := range 5 {
+		msg := strings.Replace(testMessage, "test-1@", fmt.Sprintf("page-%d@", i), 1)
+		if err := smtp.SendMail(m.SMTPAddr, nil, "support@caresmiley.jp", []string{"hanako@example.jp"}, []byte(msg)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ids []string
+	var last time.Time
+	for start := 0; ; start += 2 {
+		page, err := m.Page(ctx, start, 2)
+		if err != nil {
+			t.Fatalf("Page(%d, 2): %v", start, err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("Page(%d, 2) returned %d messages", start, len(page))
+		}
+		for _, s := range page {
+			if !last.IsZero() && s.Created.After(last) {
+				t.Fatalf("%s (%s) listed after a message created at %s: not newest first", s.MessageID, s.Created, last)
+			}
+			ids, last = append(ids, s.MessageID), s.Created
+		}
+		if len(page) < 2 {
+			break
+		}
+	}
+	// Each message once: the pages neither overlap nor leave a gap.
+	slices.Sort(ids)
+	want := []string{"page-0@caresmiley.jp", "page-1@caresmiley.jp", "page-2@caresmiley.jp", "page-3@caresmiley.jp", "page-4@caresmiley.jp"}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("pages listed %v, want each of %v once", ids, want)
 	}
 }
 

@@ -65,7 +65,15 @@ func (b *bench) e2ePhase(ctx context.Context, res *Results) error {
 	var all []*E2EResult
 	var failed error
 	for i := 0; i < rounds; i++ {
-		r, err := b.e2eRound(ctx, i)
+		// Every second round runs the bare baseline first (with the
+		// previous round's activity count), so that whatever one side
+		// leaves behind on the machine slows the other side as often as it
+		// is slowed by it.
+		bareFirst := 0
+		if i%2 == 1 && len(all) > 0 {
+			bareFirst = all[len(all)-1].Activities
+		}
+		r, err := b.e2eRound(ctx, i, bareFirst)
 		if r != nil {
 			all = append(all, r)
 		}
@@ -102,10 +110,17 @@ type BareResult struct {
 	Latency    Dist    `json:"latency"`
 }
 
-// e2eRound drives N requests to completion, then runs the bare baseline.
-func (b *bench) e2eRound(ctx context.Context, round int) (*E2EResult, error) {
+// e2eRound drives N requests to completion, then runs the bare baseline
+// with as many activities as one request ran; or, when bareFirst > 0, runs
+// the bare baseline with bareFirst activities first.
+func (b *bench) e2eRound(ctx context.Context, round, bareFirst int) (*E2EResult, error) {
 	n := b.cfg.E2EN
 	r := &E2EResult{N: n}
+	if bareFirst > 0 {
+		if err := b.e2eBare(ctx, r, bareFirst); err != nil {
+			return nil, err
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.E2ETimeout)
 	defer cancel()
 
@@ -177,12 +192,11 @@ func (b *bench) e2eRound(ctx context.Context, round int) (*E2EResult, error) {
 	}
 	logf("one request: %d history events, %d activities", r.HistoryLen, r.Activities)
 
-	bctx, bcancel := context.WithTimeout(ctx, b.cfg.E2ETimeout)
-	defer bcancel()
-	if r.Bare, err = b.bareBaseline(bctx, n, r.Activities); err != nil {
-		return r, fmt.Errorf("bare baseline: %w", err)
+	if bareFirst == 0 {
+		if err := b.e2eBare(ctx, r, r.Activities); err != nil {
+			return r, err
+		}
 	}
-	logf("bare: %d workflows × %d activities in %.1fs = %.2f/s", r.Bare.Completed, r.Bare.Activities, r.Bare.Seconds, r.Bare.PerSec)
 	if r.Bare.PerSec > 0 {
 		r.Ratio = r.PerSec / r.Bare.PerSec
 	}
@@ -190,6 +204,18 @@ func (b *bench) e2eRound(ctx context.Context, round int) (*E2EResult, error) {
 		return r, fmt.Errorf("%d of %d requests did not complete: %s", r.Failed, n, strings.Join(r.Errors, "; "))
 	}
 	return r, nil
+}
+
+// e2eBare runs the round's bare baseline: N workflows of activities each.
+func (b *bench) e2eBare(ctx context.Context, r *E2EResult, activities int) error {
+	bctx, cancel := context.WithTimeout(ctx, b.cfg.E2ETimeout)
+	defer cancel()
+	var err error
+	if r.Bare, err = b.bareBaseline(bctx, r.N, activities); err != nil {
+		return fmt.Errorf("bare baseline: %w", err)
+	}
+	logf("bare: %d workflows × %d activities in %.1fs = %.2f/s", r.Bare.Completed, r.Bare.Activities, r.Bare.Seconds, r.Bare.PerSec)
+	return nil
 }
 
 // driver plays the person and the staff for one request.

@@ -124,11 +124,12 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	defer func() { _ = resume() }()
 
 	// 2. Rounds of (the intake's closed loop, then the baseline), as fast
-	// as the clients go; the median round is reported. The baseline runs
-	// for exactly as long as the intake's window did, right after it, so
-	// both see the same state of the machine (its commit rate swings by a
-	// factor of two within a minute; a long baseline beside a short intake
-	// window compared different moments). It starts once the relay has
+	// as the clients go, every second round the other way round; the
+	// median round is reported. The baseline runs for as long as the
+	// intake's window did, right beside it, so both see the same state of
+	// the machine (its commit rate swings by a factor of two within a
+	// minute; a long baseline beside a short intake window compared
+	// different moments). After a window it starts once the relay has
 	// published the window's rows, so that the intake's own work does not
 	// slow the baseline.
 	outboxPool, err := pgxpool.New(ctx, b.stk.Databases["intake"])
@@ -144,12 +145,24 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	var rounds []round
 	for i := 0; i < max(1, b.cfg.IntakeRounds) && ctx.Err() == nil; i++ {
 		var rd round
+		// Every second round runs the baseline first, for as long as the
+		// previous round's window took, so that what either side leaves
+		// behind (dirty pages, writeback) slows the other as often as the
+		// other way round.
+		baseFirst := i%2 == 1 && len(rounds) > 0
+		if baseFirst {
+			if rd.base, err = baseline.plain(ctx, rounds[len(rounds)-1].max.elapsed); err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+		}
 		rd.max = b.acceptMax(ctx, &seq, r.Statuses)
 		if err := awaitRelayed(ctx, outboxPool); err != nil {
 			return fmt.Errorf("intake's outbox: %w", err)
 		}
-		if rd.base, err = baseline.plain(ctx, rd.max.elapsed); err != nil {
-			return fmt.Errorf("baseline: %w", err)
+		if !baseFirst {
+			if rd.base, err = baseline.plain(ctx, rd.max.elapsed); err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
 		}
 		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
 			i+1, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited,

@@ -81,7 +81,7 @@ func parseFlags() config {
 	flag.StringVar(&c.ProfileDir, "profile-dir", "", "write a CPU profile of this process per phase into this directory (relative to the repository root)")
 
 	flag.IntVar(&c.IntakeClients, "intake-clients", 16, "concurrent HTTP clients (and baseline inserting goroutines)")
-	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long); the median round is reported")
+	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long; every second round the baseline first); the median round is reported")
 	flag.DurationVar(&c.IntakeDuration, "intake-duration", 6*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
 	flag.IntVar(&c.IntakeMax, "intake-max", 2000, "stop a round's accept-rate window early after this many requests (each starts a real workflow)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
@@ -90,7 +90,7 @@ func parseFlags() config {
 	flag.DurationVar(&c.DrainTimeout, "drain-timeout", 4*time.Minute, "how long to wait for the intake's requests to reach verification")
 
 	flag.IntVar(&c.E2EN, "e2e-n", 100, "deletion requests driven end to end (all at once)")
-	flag.IntVar(&c.E2ERounds, "e2e-rounds", 3, "rounds of (N requests, then the bare baseline); the median round is reported")
+	flag.IntVar(&c.E2ERounds, "e2e-rounds", 5, "rounds of (N requests, then the bare baseline; every second round the baseline first); the median round is reported")
 	flag.DurationVar(&c.E2ETimeout, "e2e-timeout", 5*time.Minute, "limit for the end-to-end phase (each side)")
 
 	flag.IntVar(&c.ErasureN, "erasure-n", 1000, "erasure events published")

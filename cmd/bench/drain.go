@@ -30,7 +30,7 @@ func (b *bench) drainPhase(ctx context.Context, res *Results) error {
 	if res.Intake == nil {
 		return nil
 	}
-	want := int64(res.Intake.Accepted)
+	want := int64(res.Intake.Dispatched)
 	t0 := time.Now()
 	got, err := b.waitParked(ctx, want, b.cfg.DrainTimeout, func(n int64) {
 		logf("drain: %d/%d requests at verification", n, want)

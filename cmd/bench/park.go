@@ -92,7 +92,7 @@ func (b *bench) parkPhase(ctx context.Context, res *Results) error {
 	// their way: relay, bridge, receipt notice, code mail).
 	var already int64
 	if res.Intake != nil {
-		already = int64(res.Intake.Accepted)
+		already = int64(res.Intake.Dispatched)
 	}
 	p.FromIntake = int(already)
 	// First checkpoint at half the target, or once the intake's requests

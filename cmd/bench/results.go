@@ -107,8 +107,8 @@ func (r *Results) notes() []string {
 	n := []string{fmt.Sprintf("machine: %d CPUs (%s), %.1f GiB, %s, %s; %s; %s; %s",
 		m.CPUs, m.CPUModel, m.MemTotalGiB, m.Kernel, m.GoVersion, m.Postgres, m.NATS, m.Temporal)}
 	if in := r.Intake; in != nil {
-		n = append(n, fmt.Sprintf("intake: %d accepted in %d rounds (median round: %d accepted, %d rate-limited, %d failed) + %d at fixed load (%d dropped, %d failed); statuses %v",
-			in.Accepted-in.Load.Accepted, len(in.Rounds), in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Statuses))
+		n = append(n, fmt.Sprintf("intake: %d accepted in %d rounds (median round: %d accepted, %d rate-limited, %d failed; the rounds' %d taken off the stream, not dispatched) + %d at fixed load (%d dropped, %d failed; dispatched); statuses %v",
+			in.Accepted-in.Load.Accepted, len(in.Rounds), in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Undispatched, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Statuses))
 	}
 	if e := r.E2E; e != nil && (e.Failed > 0 || e.Entrusted > 0) {
 		n = append(n, fmt.Sprintf("e2e: %d failed, %d entrusted instructions given", e.Failed, e.Entrusted))

@@ -228,17 +228,10 @@ type MailSummary struct {
 // an empty query lists the newest 200 messages. Note that to: matches
 // substrings of the address.
 func (m *Mailpit) Messages(ctx context.Context, query string) ([]MailSummary, error) {
-	var res struct {
-		Messages []MailSummary `json:"messages"`
+	if strings.TrimSpace(query) == "" {
+		return m.Page(ctx, 0, 200)
 	}
-	path := "/api/v1/messages?limit=200"
-	if strings.TrimSpace(query) != "" {
-		path = "/api/v1/search?" + url.Values{"query": {query}, "limit": {"200"}}.Encode()
-	}
-	if err := m.get(ctx, path, &res); err != nil {
-		return nil, err
-	}
-	return res.Messages, nil
+	return m.list(ctx, "/api/v1/search?"+url.Values{"query": {query}, "limit": {"200"}}.Encode())
 }
 
 // Page lists limit messages, newest first, after skipping the newest start:
@@ -246,11 +239,15 @@ func (m *Mailpit) Messages(ctx context.Context, query string) ([]MailSummary, er
 // what is new, where listing the newest 200 each time re-reads the same
 // messages and misses any beyond the 200 that arrived between two polls.
 func (m *Mailpit) Page(ctx context.Context, start, limit int) ([]MailSummary, error) {
+	return m.list(ctx, "/api/v1/messages?"+url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(limit)}}.Encode())
+}
+
+// list reads the messages of a listing or search answer at path.
+func (m *Mailpit) list(ctx context.Context, path string) ([]MailSummary, error) {
 	var res struct {
 		Messages []MailSummary `json:"messages"`
 	}
-	q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(limit)}}
-	if err := m.get(ctx, "/api/v1/messages?"+q.Encode(), &res); err != nil {
+	if err := m.get(ctx, path, &res); err != nil {
 		return nil, err
 	}
 	return res.Messages, nil

@@ -83,7 +83,7 @@ func parseFlags() config {
 	flag.IntVar(&c.IntakeClients, "intake-clients", 16, "concurrent HTTP clients (and baseline inserting goroutines)")
 	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long; every second round the baseline first); the median round is reported")
 	flag.DurationVar(&c.IntakeDuration, "intake-duration", 3*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
-	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but each leaves its message id in the embedded NATS server's dedup window, in the park phase's RSS)")
+	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but what each leaves in this process, ~0.4 KiB, shows in the park phase's RSS)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
 	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 6*time.Second, "open-loop fixed-load window")
 	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 1000, "stop the fixed-load window early after this many requests (each becomes a parked workflow, counted in phase 3)")

@@ -21,8 +21,8 @@ import (
 // committed, so an accepted request is as durable as before.
 //
 // groupWriter queues submissions and writes them in batches
-// (insertRequests), with at most slots statements in flight. Its goroutines live only while something is
-// queued: there is nothing to start or stop.
+// (insertRequests), with at most slots statements in flight. Its goroutines
+// live only while something is queued: there is nothing to start or stop.
 type groupWriter struct {
 	pool *pgxpool.Pool
 	// slots bounds the statements in flight (at most the pool's size: more

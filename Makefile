@@ -92,7 +92,7 @@ deploy-check:
 .PHONY: bench
 bench: tools build
 	go run ./cmd/bench $(BENCH_FLAGS); s=$$?; \
-	  go test -run='^$$' -bench=. -benchmem ./cmd/bench/ && exit $$s
+	  go test -run='^$$' -bench=. -benchmem ./cmd/bench/ madoguchi.dev/services/intake && exit $$s
 
 ## chaos: the fault-injection tests alone (also part of `make test`): kill -9 of the intake, the
 ## relay, the worker and the dispatcher at their worst moments, NATS and PostgreSQL restarts, a

@@ -13,7 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
 
+	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/proto/contract"
 	"madoguchi.dev/services/outbox"
@@ -36,9 +38,12 @@ type IntakeResult struct {
 	// intake's window took; Baseline, Max and Ratio above are the round with
 	// the median ratio, since the machine's commit rate drifts by half
 	// within minutes.
-	Rounds   []IntakeRound `json:"rounds,omitempty"`
-	Load     FixedLoad     `json:"fixed_load"`
-	Accepted int           `json:"accepted_total"`
+	Rounds []IntakeRound `json:"rounds,omitempty"`
+	// Low is a diagnostic pair (intake, then baseline) at LowClients.
+	LowClients int          `json:"low_clients,omitempty"`
+	Low        *IntakeRound `json:"low,omitempty"`
+	Load       FixedLoad    `json:"fixed_load"`
+	Accepted   int          `json:"accepted_total"`
 	// Undispatched: the rounds' requests, taken off the stream before the
 	// dispatcher resumed; Dispatched: the fixed load's, which go on to
 	// verification (the drain, then phase 3, count them).
@@ -75,7 +80,11 @@ type AcceptRun struct {
 	Seconds     float64 `json:"seconds"`
 	PerSec      float64 `json:"per_sec"`
 	Latency     Dist    `json:"latency"`
-	elapsed     time.Duration
+	// Statements and SoloStatements (those that wrote one request) are the
+	// intake's group commit as it ran (madoguchi_intake_commit_batch_size).
+	Statements     int `json:"statements"`
+	SoloStatements int `json:"solo_statements"`
+	elapsed        time.Duration
 }
 
 // FixedLoad: open-loop arrivals at a fixed rate. Latency counts from the
@@ -157,22 +166,22 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 		// other way round.
 		baseFirst := i%2 == 1 && len(rounds) > 0
 		if baseFirst {
-			if rd.base, err = baseline.plain(ctx, rounds[len(rounds)-1].max.elapsed); err != nil {
+			if rd.base, err = baseline.plain(ctx, b.cfg.IntakeClients, rounds[len(rounds)-1].max.elapsed); err != nil {
 				return fmt.Errorf("baseline: %w", err)
 			}
 		}
-		rd.max = b.acceptMax(ctx, &seq, r.Statuses)
+		rd.max = b.acceptMax(ctx, b.cfg.IntakeClients, &seq, r.Statuses)
 		if err := awaitRelayed(ctx, outboxPool); err != nil {
 			return fmt.Errorf("intake's outbox: %w", err)
 		}
 		if !baseFirst {
-			if rd.base, err = baseline.plain(ctx, rd.max.elapsed); err != nil {
+			if rd.base, err = baseline.plain(ctx, b.cfg.IntakeClients, rd.max.elapsed); err != nil {
 				return fmt.Errorf("baseline: %w", err)
 			}
 		}
-		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
+		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited; %d statements, %.1f requests each, %d of them alone); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
 			i+1, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited,
-			rd.base.Inserts, rd.base.elapsed.Seconds(), rd.base.PerSec, rd.base.Latency.P50ms)
+			rd.max.Statements, float64(rd.max.Accepted)/float64(max(1, rd.max.Statements)), rd.max.SoloStatements, rd.base.Inserts, rd.base.elapsed.Seconds(), rd.base.PerSec, rd.base.Latency.P50ms)
 		rounds = append(rounds, rd)
 	}
 	ratio := func(rd round) float64 {
@@ -193,6 +202,24 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	}
 	if r.Max.PerSec <= 0 {
 		return fmt.Errorf("no request accepted")
+	}
+	// A diagnostic pair at fewer clients: there neither side keeps the
+	// machine busy (each client waits for its answer), so the figure says
+	// how the two wait, not what the machine can commit.
+	if c := b.cfg.IntakeLowClients; c > 0 && c != b.cfg.IntakeClients && ctx.Err() == nil {
+		var rd round
+		rd.max = b.acceptMax(ctx, c, &seq, r.Statuses)
+		if err := awaitRelayed(ctx, outboxPool); err != nil {
+			return fmt.Errorf("intake's outbox: %w", err)
+		}
+		if rd.base, err = baseline.plain(ctx, c, rd.max.elapsed); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		logf("at %d clients: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms; %.1f requests a statement); baseline %.0f/s (p50 %.2f ms): %.0f%%",
+			c, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms,
+			float64(rd.max.Accepted)/float64(max(1, rd.max.Statements)), rd.base.PerSec, rd.base.Latency.P50ms, ratio(rd)*100)
+		r.LowClients, r.Low = c, &IntakeRound{BaselinePerSec: rd.base.PerSec, AcceptPerSec: rd.max.PerSec, Ratio: round2(ratio(rd))}
+		rounds = append(rounds, rd)
 	}
 
 	for _, rd := range rounds {
@@ -297,12 +324,12 @@ func awaitRelayed(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // plain is the baseline: autocommit single-row inserts for d.
-func (d *baselineDB) plain(ctx context.Context, dur time.Duration) (InsertRun, error) {
+func (d *baselineDB) plain(ctx context.Context, clients int, dur time.Duration) (InsertRun, error) {
 	const q = `INSERT INTO requests (id, receipt, kind, jurisdiction, locale, filed_by_agent, personal_key_id,
  personal_nonce, personal_sealed, idempotency_key, submission_hash, created_at, status_token_hash)
  VALUES ($1, $2, 'deletion', 'JP', 'ja', false, 'dev1', $3, $4, $5, $6, $7, $8)`
 	tag := randomToken()
-	return d.b.loop(ctx, dur, func(ctx context.Context, w, i int) error {
+	return d.b.loop(ctx, clients, dur, func(ctx context.Context, w, i int) error {
 		_, err := d.pool.Exec(ctx, q, newUUID(), fmt.Sprintf("base-%s-%d-%d", tag, w, i), randBytes(12),
 			randBytes(360), fmt.Sprintf("base-%s-%d-%d", tag, w, i), randBytes(32), time.Now(), randBytes(32))
 		return err
@@ -335,7 +362,7 @@ SELECT count(*) FROM announcement`
 				randBytes(520)).Scan(&n)
 		}
 	}
-	tx, err := b.loop(ctx, b.cfg.IntakeDuration, intakeTx(d.pool, "tx"))
+	tx, err := b.loop(ctx, b.cfg.IntakeClients, b.cfg.IntakeDuration, intakeTx(d.pool, "tx"))
 	if err != nil {
 		return tx, InsertRun{}, err
 	}
@@ -346,20 +373,20 @@ SELECT count(*) FROM announcement`
 		return tx, InsertRun{}, err
 	}
 	defer small.Close()
-	txSmall, err := b.loop(ctx, b.cfg.IntakeDuration, intakeTx(small, "txs"))
+	txSmall, err := b.loop(ctx, b.cfg.IntakeClients, b.cfg.IntakeDuration, intakeTx(small, "txs"))
 	txSmall.Conns = int(small.Config().MaxConns)
 	return tx, txSmall, err
 }
 
-// loop runs op from IntakeClients goroutines for dur.
-func (b *bench) loop(ctx context.Context, dur time.Duration, op func(ctx context.Context, worker, i int) error) (InsertRun, error) {
+// loop runs op from clients goroutines for dur.
+func (b *bench) loop(ctx context.Context, clients int, dur time.Duration, op func(ctx context.Context, worker, i int) error) (InsertRun, error) {
 	var lat latencies
 	var n, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(dur)
-	for w := 0; w < b.cfg.IntakeClients; w++ {
+	for w := 0; w < clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -404,16 +431,17 @@ func (s *statusCount) add(code int) {
 	s.mu.Unlock()
 }
 
-func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[int]int) AcceptRun {
+func (b *bench) acceptMax(ctx context.Context, clients int, seq *atomic.Int64, statuses map[int]int) AcceptRun {
 	var lat latencies
 	var sent, acc, limited, failed atomic.Int64
 	sc := &statusCount{m: statuses}
 	var wg sync.WaitGroup
+	batches := batchSizes()
 	start := time.Now()
 	deadline := start.Add(b.cfg.IntakeDuration)
 	// seq numbers requests across rounds; IntakeMax bounds this round.
 	first := seq.Load()
-	for w := 0; w < b.cfg.IntakeClients; w++ {
+	for w := 0; w < clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -427,7 +455,9 @@ func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[i
 				body, key := b.request(n)
 				t := time.Now()
 				sent.Add(1)
-				code, a, err := c.submit(ctx, body, key)
+				// Not tracked for the cleanup (b.track): these requests are
+				// taken off the stream and never become workflows.
+				code, _, err := c.submit(ctx, body, key)
 				switch {
 				case err != nil:
 					failed.Add(1)
@@ -435,7 +465,6 @@ func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[i
 				case code == http.StatusAccepted:
 					lat.add(time.Since(t))
 					acc.Add(1)
-					b.track(contract.WorkflowID(a.Receipt))
 					sc.add(code)
 				case code == http.StatusTooManyRequests:
 					limited.Add(1)
@@ -449,9 +478,24 @@ func (b *bench) acceptMax(ctx context.Context, seq *atomic.Int64, statuses map[i
 	}
 	wg.Wait()
 	el := time.Since(start)
+	after := batchSizes()
 	return AcceptRun{Sent: int(sent.Load()), Accepted: int(acc.Load()), RateLimited: int(limited.Load()),
 		Failed: int(failed.Load()), Seconds: round2(el.Seconds()), elapsed: el, PerSec: round1(rate(int(acc.Load()), el)),
-		Latency: distOf(lat.snapshot())}
+		Latency: distOf(lat.snapshot()), Statements: after.statements - batches.statements, SoloStatements: after.solo - batches.solo}
+}
+
+// batchSizes reads the intake's batch-size histogram (the intake runs in
+// this process).
+func batchSizes() (b struct{ statements, solo int }) {
+	var m dto.Metric
+	if err := metrics.IntakeBatchSize.Write(&m); err != nil {
+		return b
+	}
+	b.statements = int(m.GetHistogram().GetSampleCount())
+	if bk := m.GetHistogram().GetBucket(); len(bk) > 0 && bk[0].GetUpperBound() == 1 {
+		b.solo = int(bk[0].GetCumulativeCount())
+	}
+	return b
 }
 
 func (b *bench) fixedLoad(ctx context.Context, seq *atomic.Int64, perSec float64, statuses map[int]int) FixedLoad {

@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -45,10 +46,11 @@ type config struct {
 	Timeout time.Duration `json:"timeout"`
 	Out     string        `json:"-"`
 	LogFile string        `json:"-"`
-	// ProfileDir receives <phase>.cpu.pprof when set.
+	// ProfileDir receives <phase>.cpu.pprof and <phase>.heap.pprof when set.
 	ProfileDir string `json:"-"`
 
 	IntakeClients      int           `json:"intake_clients"`
+	IntakeLowClients   int           `json:"intake_low_clients"`
 	IntakeRounds       int           `json:"intake_rounds"`
 	IntakeDuration     time.Duration `json:"intake_duration"`
 	IntakeMax          int           `json:"intake_max_requests"`
@@ -78,9 +80,10 @@ func parseFlags() config {
 	flag.DurationVar(&c.Timeout, "timeout", 25*time.Minute, "hard limit for the whole run")
 	flag.StringVar(&c.Out, "out", "test-output/bench.json", "JSON results (relative to the repository root)")
 	flag.StringVar(&c.LogFile, "log", "test-output/bench-components.log", "component log (relative to the repository root)")
-	flag.StringVar(&c.ProfileDir, "profile-dir", "", "write a CPU profile of this process per phase into this directory (relative to the repository root)")
+	flag.StringVar(&c.ProfileDir, "profile-dir", "", "write a CPU profile of this process per phase, and its heap at the phase's end, into this directory (relative to the repository root)")
 
-	flag.IntVar(&c.IntakeClients, "intake-clients", 16, "concurrent HTTP clients (and baseline inserting goroutines)")
+	flag.IntVar(&c.IntakeClients, "intake-clients", 64, "concurrent HTTP clients (and baseline inserting goroutines); 64 is where the baseline's commit rate peaks (docs/performance.md) on a server of 100 connections")
+	flag.IntVar(&c.IntakeLowClients, "intake-low-clients", 16, "one more (intake, baseline) pair at this many clients, a diagnostic (0: none)")
 	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long; every second round the baseline first); the median round is reported")
 	flag.DurationVar(&c.IntakeDuration, "intake-duration", 3*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
 	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but what each leaves in this process, ~0.4 KiB, shows in the park phase's RSS)")
@@ -290,7 +293,17 @@ func startProfile(root, dir, phase string) func() {
 		f.Close()
 		return func() {}
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		// And the heap the phase leaves behind (after a collection), which is
+		// what the next phases' RSS carries.
+		runtime.GC()
+		if h, err := os.Create(strings.TrimSuffix(path, ".cpu.pprof") + ".heap.pprof"); err == nil {
+			_ = pprof.WriteHeapProfile(h)
+			h.Close()
+		}
+	}
 }
 
 func logf(format string, args ...any) {

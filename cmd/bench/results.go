@@ -45,7 +45,13 @@ func (r *Results) rows() []Row {
 			Row{Metric: fmt.Sprintf("1. intake accepts/s (%d clients)", in.Clients),
 				Madoguchi: fmt.Sprintf("%.0f/s", in.Max.PerSec), Baseline: fmt.Sprintf("%.0f/s PG insert", in.Baseline.PerSec),
 				Ratio: ratio, Target: "≥ 50%", Verdict: verdict(ratio >= 0.5)},
-			Row{Metric: fmt.Sprintf("   rounds (median shown): %s", in.roundRatios()), Target: "diagnostic", Verdict: "info"},
+			Row{Metric: fmt.Sprintf("   rounds (median shown): %s", in.roundRatios()), Target: "diagnostic", Verdict: "info"})
+		if lo := in.Low; lo != nil {
+			rows = append(rows, Row{Metric: fmt.Sprintf("   at %d clients (one pair)", in.LowClients),
+				Madoguchi: fmt.Sprintf("%.0f/s", lo.AcceptPerSec), Baseline: fmt.Sprintf("%.0f/s PG insert", lo.BaselinePerSec),
+				Ratio: lo.Ratio, Target: "diagnostic", Verdict: "info"})
+		}
+		rows = append(rows,
 			Row{Metric: fmt.Sprintf("1. accept latency p50 @ %.0f/s", in.Load.OfferedPerSec),
 				Madoguchi: fmt.Sprintf("%.1f ms", in.Load.Latency.P50ms), Baseline: fmt.Sprintf("%.1f ms (insert, max load)", in.Baseline.Latency.P50ms),
 				Target: "report", Verdict: "info"},
@@ -107,8 +113,12 @@ func (r *Results) notes() []string {
 	n := []string{fmt.Sprintf("machine: %d CPUs (%s), %.1f GiB, %s, %s; %s; %s; %s",
 		m.CPUs, m.CPUModel, m.MemTotalGiB, m.Kernel, m.GoVersion, m.Postgres, m.NATS, m.Temporal)}
 	if in := r.Intake; in != nil {
-		n = append(n, fmt.Sprintf("intake: %d accepted in %d rounds (median round: %d accepted, %d rate-limited, %d failed; the rounds' %d taken off the stream, not dispatched) + %d at fixed load (%d dropped, %d failed; dispatched); statuses %v",
-			in.Accepted-in.Load.Accepted, len(in.Rounds), in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Undispatched, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Statuses))
+		windows := fmt.Sprintf("%d rounds", len(in.Rounds))
+		if in.Low != nil {
+			windows += fmt.Sprintf(" and the %d-client pair", in.LowClients)
+		}
+		n = append(n, fmt.Sprintf("intake: %d accepted in %s (median round: %d accepted, %d rate-limited, %d failed; the windows' %d taken off the stream, not dispatched) + %d at fixed load (%d dropped, %d failed; dispatched); statuses %v",
+			in.Accepted-in.Load.Accepted, windows, in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Undispatched, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Statuses))
 	}
 	if e := r.E2E; e != nil && (e.Failed > 0 || e.Entrusted > 0) {
 		n = append(n, fmt.Sprintf("e2e: %d failed, %d entrusted instructions given", e.Failed, e.Entrusted))

@@ -20,7 +20,7 @@ import (
 )
 
 // pendingRequest is one request as Submit hands it to the writer.
-func pendingRequest(t *testing.T, receipt, key string) (stored, outbox.Message) {
+func pendingRequest(t testing.TB, receipt, key string) (stored, outbox.Message) {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	random := func(n int) []byte {

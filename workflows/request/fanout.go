@@ -49,7 +49,7 @@ type holderWait struct {
 // cost a workflow task and two timer events. Since then the round's
 // commands go out together and one timer serves the round.
 func (r *run) fanOut(ctx, actx workflow.Context, spec fanOutSpec) map[string]*dsrv1.HolderResult {
-	if workflow.GetVersion(ctx, ChangeFanOutRoundTimer, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.has(ctx, ChangeFanOutRoundTimer) {
 		return r.fanOutHolderTimers(ctx, actx, spec)
 	}
 	return r.fanOutRoundTimer(ctx, actx, spec)

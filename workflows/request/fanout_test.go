@@ -517,6 +517,7 @@ func TestTheRoundTimerIsCancelledWhenTheRoundEnds(t *testing.T) {
 // one command after another and a timer per holder.
 func TestARequestFromBeforeTheRoundTimerKeepsATimerPerHolder(t *testing.T) {
 	h := deletionJP(t)
+	h.startedBeforeBundle()
 	h.env.OnGetVersion(request.ChangeFanOutRoundTimer, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.Holders = []request.HolderPlan{holder("members"), holder("billing")}
 	h.Slow = []slowSend{{Holder: "members", Attempt: 1, D: 10 * time.Second}}

@@ -173,8 +173,11 @@ type harness struct {
 	extends   []request.ExtendInput
 	upserts   []upsertRec
 	timers    []timerRec
-	// summary is the Summary of the timer being started (timerSummaries).
+	// summary is the Summary of the timer being started (observer).
 	summary string
+	// versions: each workflow.GetVersion the workflow asked, in order, as
+	// "change=version".
+	versions []string
 }
 
 func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
@@ -184,14 +187,14 @@ func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment(), acts: &request.Activities{}, in: in,
 		Settings: testSettings(), Holders: []request.HolderPlan{holder("members")}}
 	h.env.SetStartTime(t0)
-	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&timerSummaries{h: h}}})
+	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&observer{h: h}}})
 	h.recordTimers()
 	request.Register(h.env, h.acts)
 	return h
 }
 
 // recordTimers keeps every timer the workflow starts, with the Summary
-// that timerSummaries saw (the test environment's listeners get only ids).
+// that observer saw (the test environment's listeners get only ids).
 func (h *harness) recordTimers() {
 	end := func(id string, canceled bool) {
 		h.mu.Lock()
@@ -211,31 +214,41 @@ func (h *harness) recordTimers() {
 	h.env.SetOnTimerCanceledListener(func(id string) { end(id, true) })
 }
 
-// timerSummaries tells the harness the Summary of each timer as it starts.
-type timerSummaries struct {
+// observer tells the harness what the workflow asks of the SDK that the
+// test environment's listeners do not show: each timer's Summary as it
+// starts, and each GetVersion.
+type observer struct {
 	interceptor.WorkerInterceptorBase
 	h *harness
 }
 
-func (t *timerSummaries) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
-	return &timerSummariesInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, h: t.h}
+func (t *observer) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &observerInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, h: t.h}
 }
 
-type timerSummariesInbound struct {
+type observerInbound struct {
 	interceptor.WorkflowInboundInterceptorBase
 	h *harness
 }
 
-func (i *timerSummariesInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
-	return i.Next.Init(&timerSummariesOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, h: i.h})
+func (i *observerInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&observerOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, h: i.h})
 }
 
-type timerSummariesOutbound struct {
+type observerOutbound struct {
 	interceptor.WorkflowOutboundInterceptorBase
 	h *harness
 }
 
-func (o *timerSummariesOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, options workflow.TimerOptions) workflow.Future {
+func (o *observerOutbound) GetVersion(ctx workflow.Context, changeID string, minSupported, maxSupported workflow.Version) workflow.Version {
+	v := o.Next.GetVersion(ctx, changeID, minSupported, maxSupported)
+	o.h.mu.Lock()
+	o.h.versions = append(o.h.versions, fmt.Sprintf("%s=%d", changeID, v))
+	o.h.mu.Unlock()
+	return v
+}
+
+func (o *observerOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, options workflow.TimerOptions) workflow.Future {
 	o.h.mu.Lock()
 	o.h.summary = options.Summary
 	o.h.mu.Unlock()
@@ -247,6 +260,12 @@ func (o *timerSummariesOutbound) NewTimerWithOptions(ctx workflow.Context, d tim
 }
 
 func (h *harness) since() time.Duration { return h.env.Now().Sub(t0) }
+
+// startedBeforeBundle makes the request one recorded before
+// ChangeBundle202612: it has no such marker, and asks for each change.
+func (h *harness) startedBeforeBundle() {
+	h.env.OnGetVersion(request.ChangeBundle202612, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+}
 
 // mockActivities installs the mocks; called by run so that tests can set
 // the harness's answers first.

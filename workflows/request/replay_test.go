@@ -42,6 +42,11 @@ const historyBeforeRoundTimer = "testdata/deletion_history_before_round_timer.js
 // replay an upsert per change, and their own first attributes.
 const historyBeforeCoalescedAttributes = "testdata/deletion_history_before_coalesced_attributes.json"
 
+// historyBeforeBundle was recorded before ChangeBundle202612, with a
+// marker for each change: requests that started then must still replay,
+// asking for each change where they did.
+const historyBeforeBundle = "testdata/deletion_history_before_bundle.json"
+
 func replay(t *testing.T, fn any) error {
 	t.Helper()
 	return replayFile(t, fn, deletionHistory)
@@ -78,6 +83,12 @@ func TestHistoryFromBeforeTheRoundTimerStillReplays(t *testing.T) {
 func TestHistoryFromBeforeCoalescedSearchAttributesStillReplays(t *testing.T) {
 	if err := replayFile(t, request.DataSubjectRequest, historyBeforeCoalescedAttributes); err != nil {
 		t.Fatalf("a request started before coalesced search attributes no longer replays: %v", err)
+	}
+}
+
+func TestHistoryFromBeforeTheBundledChangeStillReplays(t *testing.T) {
+	if err := replayFile(t, request.DataSubjectRequest, historyBeforeBundle); err != nil {
+		t.Fatalf("a request started before the bundled change no longer replays: %v", err)
 	}
 }
 

@@ -71,6 +71,7 @@ func TestSearchAttributesChangedTogetherGoOutAsOneUpsert(t *testing.T) {
 	h.completed()
 
 	old := deletionThroughStaff(t)
+	old.startedBeforeBundle()
 	old.env.OnGetVersion(request.ChangeCoalesceSearchAttributes, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	old.run()
 	old.completed()

@@ -93,6 +93,8 @@ type run struct {
 	in       *dsrv1.RequestSubmitted
 	prepared Prepared
 	stage    Stage
+	// bundled: the request started with ChangeBundle202612.
+	bundled bool
 
 	deadlines       deadline.Deadlines
 	warnAt          time.Time

@@ -33,6 +33,16 @@ const ChangeFanOutRoundTimer = "fanout-round-timer"
 // attributes the workflow was started with.
 const ChangeCoalesceSearchAttributes = "coalesce-search-attributes"
 
+// ChangeBundle202612 is the one change id a request started since records
+// in place of the three above, whose changes it then all has. Each
+// workflow.GetVersion that records a version costs a marker and an upsert
+// of TemporalChangeVersion (a command, a history event and a visibility
+// write each, and on Temporal Cloud billed actions); a request made three of
+// each. Requests recorded before it have no such marker, so they ask for
+// each change where they always did (has). A later change gets a
+// GetVersion of its own, as before.
+const ChangeBundle202612 = "bundle-2026-12"
+
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 
@@ -65,7 +75,8 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	if err := r.register(ctx, actx); err != nil {
 		return nil, err
 	}
-	coalesce := workflow.GetVersion(ctx, ChangeCoalesceSearchAttributes, workflow.DefaultVersion, 1) == 1
+	r.bundled = workflow.GetVersion(ctx, ChangeBundle202612, workflow.DefaultVersion, 1) == 1
+	coalesce := r.has(ctx, ChangeCoalesceSearchAttributes)
 	if coalesce {
 		r.coalesceUpserts(ctx)
 	}
@@ -91,7 +102,7 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	}
 	// Added while requests were running: histories recorded before it have
 	// no marker here and replay without the announcement.
-	if workflow.GetVersion(ctx, ChangeAnnounceConclusion, workflow.DefaultVersion, 1) == 1 {
+	if r.has(ctx, ChangeAnnounceConclusion) {
 		err := workflow.ExecuteActivity(actx, a.PublishRequestConcluded, ConcludedInput{RequestID: in.GetRequestId(),
 			Receipt: in.GetReceipt(), Stage: string(out.Stage), ClosedReason: out.ClosedReason, At: workflow.Now(ctx)}).Get(ctx, nil)
 		if err != nil {
@@ -102,6 +113,13 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	r.flushUpserts(ctx)
 	return out, nil
+}
+
+// has reports whether this request runs with change (a change id of
+// version 1 above): every request since ChangeBundle202612 does; one from
+// before asks, as it did, which records the answer on its first run.
+func (r *run) has(ctx workflow.Context, change string) bool {
+	return r.bundled || workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) == 1
 }
 
 func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {

@@ -88,8 +88,8 @@ func parseFlags() config {
 	flag.DurationVar(&c.IntakeDuration, "intake-duration", 3*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
 	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but what each leaves in this process, ~0.4 KiB, shows in the park phase's RSS)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
-	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 6*time.Second, "open-loop fixed-load window")
-	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 1000, "stop the fixed-load window early after this many requests (each becomes a parked workflow, counted in phase 3)")
+	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 3*time.Second, "open-loop fixed-load window")
+	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 1000, "the fixed load's last requests kept on the stream and dispatched (each becomes a parked workflow, counted in phase 3); the others are taken off it")
 	flag.DurationVar(&c.DrainTimeout, "drain-timeout", 4*time.Minute, "how long to wait for the intake's requests to reach verification")
 
 	flag.IntVar(&c.E2EN, "e2e-n", 100, "deletion requests driven end to end (all at once)")

@@ -158,32 +158,24 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 		base InsertRun
 		max  AcceptRun
 	}
-	var rounds []round
-	for i := 0; i < max(1, b.cfg.IntakeRounds) && ctx.Err() == nil; i++ {
-		var rd round
-		// Every second round runs the baseline first, for as long as the
-		// previous round's window took, so that what either side leaves
-		// behind (dirty pages, writeback) slows the other as often as the
-		// other way round.
-		baseFirst := i%2 == 1 && len(rounds) > 0
-		if baseFirst {
-			if rd.base, err = baseline.plain(ctx, b.cfg.IntakeClients, rounds[len(rounds)-1].max.elapsed); err != nil {
-				return fmt.Errorf("baseline: %w", err)
+	// pair runs the intake's closed loop with clients, then the baseline for
+	// as long; with baseFor > 0 the baseline goes first, for baseFor.
+	pair := func(clients int, baseFor time.Duration) (rd round, err error) {
+		if baseFor > 0 {
+			if rd.base, err = baseline.plain(ctx, clients, baseFor); err != nil {
+				return rd, fmt.Errorf("baseline: %w", err)
 			}
 		}
-		rd.max = b.acceptMax(ctx, b.cfg.IntakeClients, &seq, r.Statuses)
+		rd.max = b.acceptMax(ctx, clients, &seq, r.Statuses)
 		if err := awaitRelayed(ctx, outboxPool); err != nil {
-			return fmt.Errorf("intake's outbox: %w", err)
+			return rd, fmt.Errorf("intake's outbox: %w", err)
 		}
-		if !baseFirst {
-			if rd.base, err = baseline.plain(ctx, b.cfg.IntakeClients, rd.max.elapsed); err != nil {
-				return fmt.Errorf("baseline: %w", err)
+		if baseFor <= 0 {
+			if rd.base, err = baseline.plain(ctx, clients, rd.max.elapsed); err != nil {
+				return rd, fmt.Errorf("baseline: %w", err)
 			}
 		}
-		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited; %d statements, %.1f requests each, %d of them alone); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
-			i+1, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited,
-			rd.max.Statements, float64(rd.max.Accepted)/float64(max(1, rd.max.Statements)), rd.max.SoloStatements, rd.base.Inserts, rd.base.elapsed.Seconds(), rd.base.PerSec, rd.base.Latency.P50ms)
-		rounds = append(rounds, rd)
+		return rd, nil
 	}
 	ratio := func(rd round) float64 {
 		if rd.base.PerSec <= 0 {
@@ -191,8 +183,30 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 		}
 		return rd.max.PerSec / rd.base.PerSec
 	}
+	result := func(rd round) IntakeRound {
+		return IntakeRound{BaselinePerSec: rd.base.PerSec, AcceptPerSec: rd.max.PerSec, Ratio: round2(ratio(rd))}
+	}
+	var rounds []round
+	for i := 0; i < max(1, b.cfg.IntakeRounds) && ctx.Err() == nil; i++ {
+		// Every second round runs the baseline first, for as long as the
+		// previous round's window took, so that what either side leaves
+		// behind (dirty pages, writeback) slows the other as often as the
+		// other way round.
+		var baseFor time.Duration
+		if i%2 == 1 && len(rounds) > 0 {
+			baseFor = rounds[len(rounds)-1].max.elapsed
+		}
+		rd, err := pair(b.cfg.IntakeClients, baseFor)
+		if err != nil {
+			return err
+		}
+		logf("round %d: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms, p99 %.1f ms; %d failed, %d rate-limited; %d statements, %.1f requests each, %d of them alone); baseline %d single-row insert commits in %.2fs = %.0f/s (p50 %.2f ms)",
+			i+1, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms, rd.max.Latency.P99ms, rd.max.Failed, rd.max.RateLimited,
+			rd.max.Statements, rd.max.perStatement(), rd.max.SoloStatements, rd.base.Inserts, rd.base.elapsed.Seconds(), rd.base.PerSec, rd.base.Latency.P50ms)
+		rounds = append(rounds, rd)
+	}
 	for _, rd := range rounds {
-		r.Rounds = append(r.Rounds, IntakeRound{BaselinePerSec: rd.base.PerSec, AcceptPerSec: rd.max.PerSec, Ratio: round2(ratio(rd))})
+		r.Rounds = append(r.Rounds, result(rd))
 	}
 	byRatio := slices.Clone(rounds)
 	slices.SortFunc(byRatio, func(x, y round) int { return cmp.Compare(ratio(x), ratio(y)) })
@@ -208,18 +222,15 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	// machine busy (each client waits for its answer), so the figure says
 	// how the two wait, not what the machine can commit.
 	if c := b.cfg.IntakeLowClients; c > 0 && c != b.cfg.IntakeClients && ctx.Err() == nil {
-		var rd round
-		rd.max = b.acceptMax(ctx, c, &seq, r.Statuses)
-		if err := awaitRelayed(ctx, outboxPool); err != nil {
-			return fmt.Errorf("intake's outbox: %w", err)
-		}
-		if rd.base, err = baseline.plain(ctx, c, rd.max.elapsed); err != nil {
-			return fmt.Errorf("baseline: %w", err)
+		rd, err := pair(c, 0)
+		if err != nil {
+			return err
 		}
 		logf("at %d clients: intake %d accepted in %.2fs = %.0f/s (p50 %.1f ms; %.1f requests a statement); baseline %.0f/s (p50 %.2f ms): %.0f%%",
 			c, rd.max.Accepted, rd.max.elapsed.Seconds(), rd.max.PerSec, rd.max.Latency.P50ms,
-			float64(rd.max.Accepted)/float64(max(1, rd.max.Statements)), rd.base.PerSec, rd.base.Latency.P50ms, ratio(rd)*100)
-		r.LowClients, r.Low = c, &IntakeRound{BaselinePerSec: rd.base.PerSec, AcceptPerSec: rd.max.PerSec, Ratio: round2(ratio(rd))}
+			rd.max.perStatement(), rd.base.PerSec, rd.base.Latency.P50ms, ratio(rd)*100)
+		low := result(rd)
+		r.LowClients, r.Low = c, &low
 		rounds = append(rounds, rd)
 	}
 
@@ -498,6 +509,10 @@ func (b *bench) acceptMax(ctx context.Context, clients int, seq *atomic.Int64, s
 		Failed: int(failed.Load()), Seconds: round2(el.Seconds()), elapsed: el, PerSec: round1(rate(int(acc.Load()), el)),
 		Latency: distOf(lat.snapshot()), Statements: after.statements - batches.statements, SoloStatements: after.solo - batches.solo}
 }
+
+// perStatement is the requests one of the intake's statements wrote, on
+// average.
+func (a AcceptRun) perStatement() float64 { return float64(a.Accepted) / float64(max(1, a.Statements)) }
 
 // batchSizes reads the intake's batch-size histogram (the intake runs in
 // this process).

@@ -86,7 +86,7 @@ func parseFlags() config {
 	flag.IntVar(&c.IntakeLowClients, "intake-low-clients", 16, "one more (intake, baseline) pair at this many clients, a diagnostic (0: none)")
 	flag.IntVar(&c.IntakeRounds, "intake-rounds", 3, "rounds of (the intake's closed loop, then the insert baseline for as long; every second round the baseline first); the median round is reported")
 	flag.DurationVar(&c.IntakeDuration, "intake-duration", 3*time.Second, "closed-loop accept-rate window, each round (the insert baseline then runs as long as the window took), and the diagnostics' window")
-	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but what each leaves in this process, ~0.4 KiB, shows in the park phase's RSS)")
+	flag.IntVar(&c.IntakeMax, "intake-max", 15000, "stop a round's accept-rate window early after this many requests (they are not dispatched, but each leaves its message id, ~0.13 KiB, in the embedded NATS server's 10-minute dedup window, in the park phase's RSS)")
 	flag.Float64Var(&c.IntakeLoad, "intake-load", 0.5, "fixed offered load as a fraction of the measured accept rate")
 	flag.DurationVar(&c.IntakeLoadDuration, "intake-load-duration", 3*time.Second, "open-loop fixed-load window")
 	flag.IntVar(&c.IntakeLoadMax, "intake-load-max", 1000, "the fixed load's last requests kept on the stream and dispatched (each becomes a parked workflow, counted in phase 3); the others are taken off it")

@@ -89,7 +89,7 @@ func (b *bench) parkPhase(ctx context.Context, res *Results) error {
 	pctx, cancel := context.WithDeadline(ctx, phaseEnd)
 	defer cancel()
 	// This process hosts every component. What earlier phases allocated and
-	// freed (the intake phase alone handles up to 46,000 requests) is returned to
+	// freed (the intake phase alone handles ~77,000 requests) is returned to
 	// the OS first, so that the figure is what parked requests hold, as in
 	// a worker process of its own, not what the runtime has yet to give back.
 	debug.FreeOSMemory()

@@ -117,8 +117,8 @@ func (r *Results) notes() []string {
 		if in.Low != nil {
 			windows += fmt.Sprintf(" and the %d-client pair", in.LowClients)
 		}
-		n = append(n, fmt.Sprintf("intake: %d accepted in %s (median round: %d accepted, %d rate-limited, %d failed; their %d taken off the stream) + %d at fixed load (%d dropped, %d failed; the last %d dispatched); %d not dispatched in all; statuses %v",
-			in.Accepted-in.Load.Accepted, windows, in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Accepted-in.Load.Accepted, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Dispatched, in.Undispatched, in.Statuses))
+		n = append(n, fmt.Sprintf("intake: %d accepted in %s (median round: %d accepted, %d rate-limited, %d failed; all taken off the stream) + %d at fixed load (%d dropped, %d failed; the last %d dispatched); %d not dispatched in all; statuses %v",
+			in.Accepted-in.Load.Accepted, windows, in.Max.Accepted, in.Max.RateLimited, in.Max.Failed, in.Load.Accepted, in.Load.Dropped, in.Load.Failed, in.Dispatched, in.Undispatched, in.Statuses))
 	}
 	if e := r.E2E; e != nil && (e.Failed > 0 || e.Entrusted > 0) {
 		n = append(n, fmt.Sprintf("e2e: %d failed, %d entrusted instructions given", e.Failed, e.Entrusted))

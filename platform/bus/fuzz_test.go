@@ -9,16 +9,14 @@ package bus
 //	go test -run='^$' -fuzz=FuzzDecode -fuzztime=20s ./platform/bus/
 //	go test -run='^$' -fuzz=FuzzConsumerHandle -fuzztime=20s ./platform/bus/
 //
-// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/. Bugs that
-// are reported but not fixed yet are skipped with "KNOWN BUG" (so the seed
-// run stays green) unless MADOGUCHI_FUZZ_STRICT=1.
+// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/ and run
+// with every `go test`: one that breaks again fails the run.
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -35,17 +33,6 @@ import (
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
-
-// fuzzKnownBug skips an input that reproduces a reported, unfixed bug, or
-// fails it when MADOGUCHI_FUZZ_STRICT=1 (to check whether a fix landed).
-func fuzzKnownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := "KNOWN BUG (reported, see fuzz_test.go): " + fmt.Sprintf(format, args...)
-	if os.Getenv("MADOGUCHI_FUZZ_STRICT") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // fuzzMsg is an in-memory jetstream.Msg that records how it was settled.
 type fuzzMsg struct {
@@ -305,10 +292,7 @@ func FuzzConsumerHandle(f *testing.F) {
 			}
 		case deadLetter:
 			if msg.terms != 1 || len(js.published) != 1 {
-				if msg.naks == 1 && len(js.published) == 0 && js.refused != nil {
-					fuzzKnownBug(t, "poison message cannot be dead-lettered (nats.go refuses the copy: %v), so it is nak'd until MaxDeliver and then left unacknowledged, never dead-lettered", js.refused)
-				}
-				t.Fatalf("poison message: term %d, nak %d, dead letters %d; want dead-lettered and terminated", msg.terms, msg.naks, len(js.published))
+				t.Fatalf("poison message: term %d, nak %d, dead letters %d (publish refused: %v); want dead-lettered and terminated", msg.terms, msg.naks, len(js.published), js.refused)
 			}
 			dl := js.published[0]
 			if dl.Subject != ns.DeadLetter(c.Durable) {

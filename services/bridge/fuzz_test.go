@@ -16,15 +16,13 @@ package bridge_test
 // ("WorkflowId length exceeds limit."), a second start is
 // WorkflowExecutionAlreadyStarted, a signal to an unknown id is NotFound.
 //
-// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/; a bug that
-// is reported but not fixed is skipped with "KNOWN BUG" so that the seed run
-// stays green, unless MADOGUCHI_FUZZ_STRICT=1.
+// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/ and run
+// with every `go test`: one that breaks again fails the run.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,15 +42,6 @@ import (
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/bridge"
 )
-
-func fuzzKnownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := "KNOWN BUG (reported, see fuzz_test.go): " + fmt.Sprintf(format, args...)
-	if os.Getenv("MADOGUCHI_FUZZ_STRICT") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // fuzzMsg is an in-memory jetstream.Msg (body and headers are all a decoder sees).
 type fuzzMsg struct {
@@ -219,9 +208,6 @@ func FuzzDispatch(f *testing.F) {
 				t.Fatalf("poison event started %d workflows", len(tc.starts))
 			}
 		default:
-			if complete && len(contract.WorkflowID(ev.GetReceipt())) > temporalMaxIDLength {
-				fuzzKnownBug(t, "a receipt of %d bytes makes Temporal refuse the start (InvalidArgument); Dispatch returns the retryable %q instead of poison, so the event is redelivered until MaxDeliver", len(ev.GetReceipt()), err)
-			}
 			t.Fatalf("Dispatch returned a retryable error for an input that can never succeed: %v", err)
 		}
 	})

@@ -15,9 +15,8 @@ package holderkit_test
 // records the published results. The key ring is fixed (test-only keys) so
 // that committed seeds can carry envelopes that open.
 //
-// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/; a bug that
-// is reported but not fixed is skipped with "KNOWN BUG" so that the seed run
-// stays green, unless MADOGUCHI_FUZZ_STRICT=1.
+// Inputs that exposed bugs are kept in testdata/fuzz/<FuzzName>/ and run
+// with every `go test`: one that breaks again fails the run.
 
 import (
 	"bytes"
@@ -26,7 +25,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -47,15 +45,6 @@ import (
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
 )
-
-func fuzzKnownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := "KNOWN BUG (reported, see fuzz_test.go): " + fmt.Sprintf(format, args...)
-	if os.Getenv("MADOGUCHI_FUZZ_STRICT") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // fuzzMsg is an in-memory jetstream.Msg that records how it was settled.
 type fuzzMsg struct {
@@ -321,12 +310,6 @@ func FuzzHandle(f *testing.F) {
 			}
 			return
 		case err != nil:
-			if strings.Contains(err.Error(), "0x00") {
-				fuzzKnownBug(t, "a NUL character in request_id, command_id or include_entrusted makes PostgreSQL refuse the text (%v); Handle returns it as a retryable error, so the command is redelivered until MaxDeliver instead of being dead-lettered", err)
-			}
-			if strings.Contains(err.Error(), "index row size") {
-				fuzzKnownBug(t, "request_id (%d bytes) + action key too long for the primary-key btree (%v); Handle returns it as a retryable error (the handler's effect is rolled back each time) until MaxDeliver", len(pc.GetRequestId()), err)
-			}
 			t.Fatalf("Handle returned a retryable error with a healthy database: %v", err)
 		}
 		if !decodes || pc.GetHolder() != fuzzHolder || pc.GetRequestId() == "" || pc.GetCommandId() == "" || pc.GetAction() == 0 {

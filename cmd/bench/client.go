@@ -42,8 +42,8 @@ func nextLoopback() net.IP {
 // http.ReadResponse on its own connection, instead of going through an
 // http.Client: the load generator shares two cores with the intake it
 // measures, and net/http's transport (two goroutines per connection, a
-// channel hand-off each way per request) cost as much CPU as the intake's
-// handler in the profile, all of it taken from the intake's figure.
+// channel hand-off each way per request) costs as much CPU as the intake's
+// handler (docs/performance.md), all of it taken from the intake's figure.
 type webClient struct {
 	base, host string
 	conn       net.Conn

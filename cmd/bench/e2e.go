@@ -49,7 +49,8 @@ type E2EResult struct {
 	Errors        []string   `json:"errors,omitempty"`
 	// Rounds: each round drives N requests, then runs the bare baseline;
 	// the figures above are the round with the median ratio, since the bare
-	// baseline alone swings by half between runs on a shared machine.
+	// baseline alone swings widely between runs on a shared machine
+	// (docs/performance.md).
 	Rounds []E2ERound `json:"rounds,omitempty"`
 }
 
@@ -356,9 +357,9 @@ func (d *driver) status(ctx context.Context) *dsrv1.RequestStatus {
 // desk plays the privacy office's staff for a round. As staff do with the
 // Temporal UI's saved views, it lists the requests waiting at a stage by the
 // DsrStage search attribute, every 300 ms: one visibility query for all the
-// round's requests, where a status query per request and poll (what the
-// drivers did first) put hundreds of queries a second on the worker and the
-// server that no office would send.
+// round's requests, where a status query per request and poll would put
+// hundreds of queries a second on the worker and the server that no office
+// would send.
 type desk struct {
 	tc      client.Client
 	mu      sync.Mutex
@@ -437,8 +438,9 @@ func (d *desk) list(ctx context.Context, stage request.Stage) {
 // mailbox reads verification codes from mailpit for many waiting drivers
 // with one poller instead of one search per driver. Each poll reads only the
 // messages that arrived since the last (pages, newest first, until one seen
-// before): listing the newest 200 every time cost mailpit about a tenth of a
-// core during a round, CPU taken from the servers being measured. A driver
+// before): listing the newest 200 every time would cost mailpit CPU during
+// a round, taken from the servers being measured, and would miss codes when
+// more than 200 mails arrive between two polls (docs/performance.md). A driver
 // that waits long falls back to a search.
 type mailbox struct {
 	m       *devinfra.Mailpit

@@ -36,8 +36,8 @@ type IntakeResult struct {
 	// Rounds: each round runs the intake's closed loop, then, once the
 	// relay has published its rows, the insert baseline for as long as the
 	// intake's window took; Baseline, Max and Ratio above are the round with
-	// the median ratio, since the machine's commit rate drifts by half
-	// within minutes.
+	// the median ratio, since the machine's commit rate drifts within
+	// minutes (docs/performance.md).
 	Rounds []IntakeRound `json:"rounds,omitempty"`
 	// Low is a diagnostic pair (intake, then baseline) at LowClients.
 	LowClients int          `json:"low_clients,omitempty"`
@@ -143,11 +143,11 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	// as the clients go, every second round the other way round; the
 	// median round is reported. The baseline runs for as long as the
 	// intake's window did, right beside it, so both see the same state of
-	// the machine (its commit rate swings by a factor of two within a
-	// minute; a long baseline beside a short intake window compared
-	// different moments). After a window it starts once the relay has
-	// published the window's rows, so that the intake's own work does not
-	// slow the baseline.
+	// the machine (its commit rate swings within a minute, and a long
+	// baseline beside a short intake window would compare different
+	// moments; docs/performance.md). After a window it starts once the
+	// relay has published the window's rows, so that the intake's own work
+	// does not slow the baseline.
 	outboxPool, err := pgxpool.New(ctx, b.stk.Databases["intake"])
 	if err != nil {
 		return fmt.Errorf("intake database: %w", err)
@@ -241,17 +241,17 @@ func (b *bench) intakePhase(ctx context.Context, res *Results) error {
 	// which is what the rounds measure, and tens of thousands of workflow
 	// starts on two cores would take the better part of an hour (phase 2
 	// measures the workflows). Taking them off the stream, while the
-	// dispatcher is paused, lets the windows run for seconds instead of
-	// stopping after 2,000 requests, where start-up took a large share of
-	// a half-second window. Their rows stay in the intake's database.
+	// dispatcher is paused, lets the windows run for seconds, long enough
+	// that the clients' start-up is a small share of each. Their rows stay
+	// in the intake's database.
 	if err := b.purgeSubmitted(ctx, 0); err != nil {
 		return fmt.Errorf("take the rounds' requests off the stream: %w", err)
 	}
 
 	// 3. Open loop at a fixed fraction of that, for the whole window: a
-	// window of only the requests to be dispatched (1,000, a sixth of a
-	// second at 6,000/s) measured the clients' first connections, not the
-	// intake (p50 9 ms against 1.6 ms over 5 s). The last IntakeLoadMax are
+	// window of only the requests to be dispatched would last a fraction
+	// of a second and measure the clients' first connections, not the
+	// intake (docs/performance.md). The last IntakeLoadMax are
 	// dispatched; they go on to verification and count towards phase 3.
 	r.Load = b.fixedLoad(ctx, &seq, r.Max.PerSec*b.cfg.IntakeLoad, r.Statuses)
 	logf("fixed load %.0f/s: %d accepted in %.1fs, p50 %.1f ms, p99 %.1f ms (%d dropped, %d failed)",

@@ -89,9 +89,10 @@ func (b *bench) parkPhase(ctx context.Context, res *Results) error {
 	pctx, cancel := context.WithDeadline(ctx, phaseEnd)
 	defer cancel()
 	// This process hosts every component. What earlier phases allocated and
-	// freed (the intake phase alone handles ~77,000 requests) is returned to
-	// the OS first, so that the figure is what parked requests hold, as in
-	// a worker process of its own, not what the runtime has yet to give back.
+	// freed (the intake phase alone handles tens of thousands of requests)
+	// is returned to the OS first, so that the figure is what parked
+	// requests hold, as in a worker process of its own, not what the
+	// runtime has yet to give back.
 	debug.FreeOSMemory()
 
 	// The intake phase's requests park on their own (they may still be on

@@ -92,8 +92,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	wake := r.wakeCh()
 	// The lag is sampled on its own clock: the relay is woken on every
-	// commit, and a count after each batch was thousands of queries a
-	// second under load.
+	// commit, and a count after each batch would be thousands of queries
+	// a second under load.
 	go r.sampleLag(ctx, r.lagInterval())
 	for {
 		n, err := r.RelayOnce(ctx)

@@ -35,7 +35,7 @@ type Options struct {
 	APIKey string `env:"TEMPORAL_API_KEY"`
 	// Compression of gRPC requests: "none" (default) or "gzip" (the SDK's
 	// default). Every payload Madoguchi sends is AES-GCM ciphertext, which
-	// does not compress: gzip spent ~14 % of the worker's CPU for nothing
+	// does not compress: gzip costs the worker CPU and saves nothing
 	// (docs/performance.md).
 	Compression string `env:"TEMPORAL_GRPC_COMPRESSION" envDefault:"none"`
 }

@@ -20,7 +20,7 @@ const Name = "accesslog"
 // qFindLinked selects the linked members a command acts on: by member
 // number when one was given, else by login e-mail address.
 const qFindLinked = `-- name: FindLinked
-SELECT member_id FROM linked_members
+SELECT member_id, member_id, coalesce(login_email, '') FROM linked_members
 WHERE CASE WHEN $1 <> '' THEN member_id = $1 ELSE $2 <> '' AND lower(login_email) = $2 END
 ORDER BY member_id FOR UPDATE`
 
@@ -83,7 +83,7 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 }
 
 func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := linked.IDs(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return linked.NotFound(), err
 	}
@@ -105,7 +105,7 @@ func export(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Re
 // erase anonymises the member's log lines (kept only as anonymous
 // statistics) and deletes the link and every identifier linked to them.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := linked.IDs(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return linked.NotFound(), err
 	}
@@ -129,7 +129,7 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := linked.IDs(ctx, tx, cmd.Subject)
+	ids, err := linked.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return linked.NotFound(), err
 	}

@@ -139,3 +139,10 @@ func TestEraseThroughHolderkit(t *testing.T) {
 		t.Error("identifiers still linked")
 	}
 }
+
+// The binding rule (holderkit): Hanako's member number typed by someone who
+// proved only their own address finds, changes and exports nothing.
+func TestSomeoneElsesMemberNumberReachesNoRecord(t *testing.T) {
+	t.Parallel()
+	holder.Unbound(t, seeded(t), &dsrv1.Subject{MemberId: hanako.GetMemberId(), Email: "mallory@attacker.example"})
+}

@@ -24,7 +24,7 @@ const LegalBasis = "法人税法施行規則第59条 / 電子帳簿保存法 (7 
 // when one was given (plus accounts never linked to a member under the given
 // e-mail), else by e-mail address.
 const qFindAccounts = `-- name: FindAccounts
-SELECT account_id FROM billing_accounts
+SELECT account_id, coalesce(member_id, ''), coalesce(email, '') FROM billing_accounts
 WHERE ($1 <> '' AND member_id = $1)
    OR ($2 <> '' AND lower(email) = $2 AND ($1 = '' OR member_id IS NULL))
 ORDER BY account_id FOR UPDATE`
@@ -113,7 +113,7 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 // strips the rest down to what the retained invoices need: amounts, dates,
 // invoice number and the addressee as issued.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return accounts.NotFound(), err
 	}
@@ -166,7 +166,7 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return accounts.NotFound(), err
 	}
@@ -186,7 +186,7 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := accounts.IDs(ctx, tx, cmd.Subject)
+	ids, err := accounts.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return accounts.NotFound(), err
 	}

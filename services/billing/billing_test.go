@@ -172,10 +172,11 @@ func TestLocate(t *testing.T) {
 	t.Parallel()
 	pool := seeded(t)
 	want(t, run(t, pool, dsrv1.Action_ACTION_LOCATE, hanako, nil), dsrv1.Outcome_OUTCOME_DONE, 1)
+	// Hanako's own account holds the proven address; M-1002's does not.
 	res := run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{MemberId: "M-1002", Email: "hanako@example.jp"}, nil)
-	want(t, res, dsrv1.Outcome_OUTCOME_PARTIAL, 0)
-	if res.Reason != "identifiers_mismatch" {
-		t.Errorf("reason %q", res.Reason)
+	want(t, res, dsrv1.Outcome_OUTCOME_PARTIAL, 1)
+	if res.Reason != holderkit.ReasonUnconfirmed || res.Unconfirmed != 1 {
+		t.Errorf("reason %q, %d unconfirmed", res.Reason, res.Unconfirmed)
 	}
 	want(t, run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{MemberId: "M-9999", Email: "x@example.jp"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
 }
@@ -206,4 +207,11 @@ func TestExportThroughHolderkitIsSealed(t *testing.T) {
 		!strings.Contains(string(exp.GetJson()), "INV-202610-0001") {
 		t.Errorf("export %s (%v)", exp.GetJson(), err)
 	}
+}
+
+// The binding rule (holderkit): Hanako's member number typed by someone who
+// proved only their own address finds, changes and exports nothing.
+func TestSomeoneElsesMemberNumberReachesNoRecord(t *testing.T) {
+	t.Parallel()
+	holder.Unbound(t, seeded(t), &dsrv1.Subject{MemberId: hanako.GetMemberId(), Email: "mallory@attacker.example"})
 }

@@ -48,6 +48,8 @@ type Command struct {
 	// proceed: act on records held for them too. Records held for any other
 	// company must be left alone and reported in Result.Entrusted.
 	IncludeEntrusted []string
+	// Binding is what the requester proved; Covers applies it.
+	Binding Binding
 }
 
 // Includes reports whether records held for companyID may be acted on.
@@ -69,6 +71,9 @@ type Result struct {
 	// Export is the holder's JSON document for ACTION_EXPORT*.
 	Export    []byte
 	Entrusted []*dsrv1.EntrustedRecord
+	// Unconfirmed and MemberConfirmed answer ACTION_LOCATE (Tally).
+	Unconfirmed     int
+	MemberConfirmed bool
 }
 
 // HandlerFunc carries out one command inside tx, the transaction in which
@@ -184,6 +189,9 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := h.Ring.OpenMessage(pc.GetSubject(), cmd.Subject); err != nil {
 		return bus.Poison("subject envelope: %v", err)
 	}
+	if err := h.openBinding(&pc, &cmd); err != nil {
+		return err
+	}
 	if pc.GetCorrections() != nil {
 		var c dsrv1.Corrections
 		if err := h.Ring.OpenMessage(pc.GetCorrections(), &c); err != nil {
@@ -207,6 +215,7 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		res.Outcome, res.Reason, res.LegalBasis = r.Outcome, r.Reason, r.LegalBasis
 		res.RecordsAffected, res.Entrusted = int32(r.RecordsAffected), r.Entrusted
+		res.RecordsUnconfirmed, res.MemberConfirmed = int32(r.Unconfirmed), r.MemberConfirmed
 		if r.Export != nil {
 			sealed, err := h.Ring.Message(&dsrv1.Export{Holder: h.Name, Json: r.Export})
 			if err != nil {
@@ -230,6 +239,23 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 	// If this publish fails the message is redelivered, and the stored result
 	// is reported from the processed table above.
 	return h.publish(ctx, res)
+}
+
+// openBinding fills cmd.Binding from the command. A command from a workflow
+// recorded before the binding rule carries none: what such a workflow
+// verified is the subject's e-mail address, so that is all it covers.
+func (h *Holder) openBinding(pc *dsrv1.HolderCommand, cmd *Command) error {
+	if pc.GetBinding() == nil {
+		cmd.Binding = Binding{ProvenEmail: cmd.Subject.GetEmail()}
+		return nil
+	}
+	var b dsrv1.Binding
+	if err := h.Ring.OpenMessage(pc.GetBinding(), &b); err != nil {
+		return bus.Poison("binding envelope: %v", err)
+	}
+	cmd.Binding = Binding{ProvenEmail: b.GetProvenEmail(), MemberConfirmed: b.GetMemberConfirmed(),
+		IdentityReviewed: b.GetIdentityReviewed()}
+	return nil
 }
 
 func (h *Holder) publish(ctx context.Context, res *dsrv1.HolderResult) error {

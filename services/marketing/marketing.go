@@ -20,7 +20,7 @@ const Name = "marketing"
 // number when one was given (plus subscribers never linked to a member under
 // the given e-mail), else by e-mail address.
 const qFindSubscribers = `-- name: FindSubscribers
-SELECT subscriber_id FROM subscribers
+SELECT subscriber_id, coalesce(member_id, ''), coalesce(email, '') FROM subscribers
 WHERE ($1 <> '' AND member_id = $1)
    OR ($2 <> '' AND lower(email) = $2 AND ($1 = '' OR member_id IS NULL))
 ORDER BY subscriber_id FOR UPDATE`
@@ -91,7 +91,7 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 }
 
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subscribers.NotFound(), err
 	}
@@ -111,7 +111,7 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 // analytics: their segment memberships (derived data) are removed and the
 // subscriber is flagged so that no new ones are assigned.
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subscribers.NotFound(), err
 	}
@@ -137,7 +137,7 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := subscribers.IDs(ctx, tx, cmd.Subject)
+	ids, err := subscribers.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subscribers.NotFound(), err
 	}

@@ -42,7 +42,10 @@ func wantOutcome(t *testing.T, res holderkit.Result, outcome dsrv1.Outcome, reco
 	}
 }
 
-func TestLocateReportsMatchesMismatchesAndAbsence(t *testing.T) {
+// The workflow locates with the address the requester proved (the subject's
+// e-mail here): only member records holding it count as theirs, and only a
+// member record of the typed number holding it confirms the number.
+func TestLocateCountsOnlyMemberRecordsHoldingTheProvenAddress(t *testing.T) {
 	t.Parallel()
 	pool := actDB(t)
 	for _, tc := range []struct {
@@ -50,19 +53,22 @@ func TestLocateReportsMatchesMismatchesAndAbsence(t *testing.T) {
 		subject *dsrv1.Subject
 		outcome dsrv1.Outcome
 		records int
-		reason  string
+		// unconfirmed records, and whether the member number is confirmed
+		unconfirmed int
+		member      bool
 	}{
-		{"both identifiers", &dsrv1.Subject{MemberId: "M-1001", Email: "hanako@example.jp"}, dsrv1.Outcome_OUTCOME_DONE, 1, ""},
-		{"e-mail only, any case", &dsrv1.Subject{Email: " Hanako@Example.JP "}, dsrv1.Outcome_OUTCOME_DONE, 1, ""},
-		{"member number only", &dsrv1.Subject{MemberId: "M-1004"}, dsrv1.Outcome_OUTCOME_DONE, 1, ""},
-		{"another member's e-mail", &dsrv1.Subject{MemberId: "M-1001", Email: "taro@example.jp"}, dsrv1.Outcome_OUTCOME_PARTIAL, 0, "identifiers_mismatch"},
-		{"right e-mail, unknown number", &dsrv1.Subject{MemberId: "M-9999", Email: "hanako@example.jp"}, dsrv1.Outcome_OUTCOME_PARTIAL, 0, "identifiers_mismatch"},
-		{"nobody", &dsrv1.Subject{MemberId: "M-9999", Email: "nobody@example.jp"}, dsrv1.Outcome_OUTCOME_NOT_FOUND, 0, ""},
-		{"no identifiers", &dsrv1.Subject{Name: "山田 花子"}, dsrv1.Outcome_OUTCOME_NOT_FOUND, 0, ""},
+		{"both identifiers", &dsrv1.Subject{MemberId: "M-1001", Email: "hanako@example.jp"}, dsrv1.Outcome_OUTCOME_DONE, 1, 0, true},
+		{"e-mail only, any case", &dsrv1.Subject{Email: " Hanako@Example.JP "}, dsrv1.Outcome_OUTCOME_DONE, 1, 0, false},
+		{"member number only: nothing proven", &dsrv1.Subject{MemberId: "M-1004"}, dsrv1.Outcome_OUTCOME_PARTIAL, 0, 1, false},
+		{"another member's e-mail", &dsrv1.Subject{MemberId: "M-1001", Email: "taro@example.jp"}, dsrv1.Outcome_OUTCOME_PARTIAL, 1, 1, false},
+		{"right e-mail, unknown number", &dsrv1.Subject{MemberId: "M-9999", Email: "hanako@example.jp"}, dsrv1.Outcome_OUTCOME_DONE, 1, 0, false},
+		{"nobody", &dsrv1.Subject{MemberId: "M-9999", Email: "nobody@example.jp"}, dsrv1.Outcome_OUTCOME_NOT_FOUND, 0, 0, false},
+		{"no identifiers", &dsrv1.Subject{Name: "山田 花子"}, dsrv1.Outcome_OUTCOME_NOT_FOUND, 0, 0, false},
 	} {
 		res := act(t, pool, dsrv1.Action_ACTION_LOCATE, tc.subject, nil)
-		if res.Outcome != tc.outcome || res.RecordsAffected != tc.records || (tc.reason != "" && res.Reason != tc.reason) {
-			t.Errorf("%s: %v %d %q; want %v %d %q", tc.name, res.Outcome, res.RecordsAffected, res.Reason, tc.outcome, tc.records, tc.reason)
+		if res.Outcome != tc.outcome || res.RecordsAffected != tc.records || res.Unconfirmed != tc.unconfirmed || res.MemberConfirmed != tc.member {
+			t.Errorf("%s: %v covered %d unconfirmed %d member %v; want %v %d %d %v", tc.name, res.Outcome, res.RecordsAffected,
+				res.Unconfirmed, res.MemberConfirmed, tc.outcome, tc.records, tc.unconfirmed, tc.member)
 		}
 		if len(res.Entrusted) != 0 || res.Export != nil {
 			t.Errorf("%s: locate reported entrusted records or an export", tc.name)
@@ -144,4 +150,11 @@ func TestSuspendFlagsTheMemberOnceAndExportShowsIt(t *testing.T) {
 		t.Errorf("export = %s (%v)", res.Export, err)
 	}
 	wantOutcome(t, act(t, pool, dsrv1.Action_ACTION_SUSPEND, &dsrv1.Subject{Email: "nobody@example.jp"}, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
+}
+
+// The binding rule (holderkit): a member number typed by someone who proved
+// only their own address finds, changes and exports nothing.
+func TestSomeoneElsesMemberNumberReachesNoRecord(t *testing.T) {
+	t.Parallel()
+	handlers.Unbound(t, actDB(t), &dsrv1.Subject{MemberId: "M-1001", Email: "mallory@attacker.example"})
 }

@@ -18,14 +18,14 @@ const Name = "members"
 // qFindMembers selects the members a command acts on: by member number when
 // one was given, else by e-mail address (lower-cased).
 const qFindMembers = `-- name: FindMembers
-SELECT member_id FROM members
+SELECT member_id, member_id, coalesce(email, '') FROM members
 WHERE CASE WHEN $1 <> '' THEN member_id = $1 ELSE $2 <> '' AND lower(email) = $2 END
 ORDER BY member_id FOR UPDATE`
 
 // qLocateMembers selects every member matching any identifier, so that a
 // record matching one identifier but not the other shows up as a mismatch.
 const qLocateMembers = `-- name: LocateMembers
-SELECT member_id, lower(email) FROM members
+SELECT member_id, coalesce(email, '') FROM members
 WHERE ($1 <> '' AND member_id = $1) OR ($2 <> '' AND lower(email) = $2)
 ORDER BY member_id`
 
@@ -57,7 +57,7 @@ WHERE member_id = ANY($1)`
 
 // memberRecords finds the person's rows for every action.
 var memberRecords = holderkit.Lookup{Holder: Name, Noun: "members", FindSQL: qFindMembers, LocateSQL: qLocateMembers,
-	Found: "member record found", Missing: "no member record matches"}
+	MemberRegistry: true, Found: "member record found", Missing: "no member record matches"}
 
 // Actions returns this holder's handlers.
 func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
@@ -71,7 +71,7 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 }
 
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd)
 	if err != nil {
 		return holderkit.Result{}, err
 	}
@@ -90,7 +90,7 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 	if len(cmd.Corrections) == 0 {
 		return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_FAILED, Reason: "no corrections supplied"}, nil
 	}
-	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd)
 	if err != nil {
 		return holderkit.Result{}, err
 	}
@@ -111,7 +111,7 @@ func correct(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.R
 }
 
 func suspend(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := memberRecords.IDs(ctx, tx, cmd.Subject)
+	ids, err := memberRecords.IDs(ctx, tx, cmd)
 	if err != nil {
 		return holderkit.Result{}, err
 	}

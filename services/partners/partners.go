@@ -26,7 +26,7 @@ const LegalBasis = "個人情報保護法第29条・第30条 (provision records)
 // one was given (plus people never linked to a member under the given
 // e-mail), else by e-mail address.
 const qFindSubjects = `-- name: FindSubjects
-SELECT subject_id FROM provision_subjects
+SELECT subject_id, coalesce(member_id, ''), coalesce(email, '') FROM provision_subjects
 WHERE ($1 <> '' AND member_id = $1)
    OR ($2 <> '' AND lower(email) = $2 AND ($1 = '' OR member_id IS NULL))
 ORDER BY subject_id FOR UPDATE`
@@ -107,7 +107,7 @@ func countRecords(ctx context.Context, tx pgx.Tx, ids []string) (n int, until st
 // exportRecords discloses the records of provision (APPI Art. 33(5)): an
 // empty list when the person is known but nothing was provided or received.
 func exportRecords(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subjects.NotFound(), err
 	}
@@ -129,7 +129,7 @@ func exportRecords(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holde
 // stopProvision revokes every consent and stops all future provision. The
 // records of past provision stay: the law requires them.
 func stopProvision(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subjects.NotFound(), err
 	}
@@ -157,7 +157,7 @@ func stopProvision(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holde
 // erase deletes the consents and every record past its retention, and keeps
 // of the person only what the remaining records name.
 func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
-	ids, err := subjects.IDs(ctx, tx, cmd.Subject)
+	ids, err := subjects.IDs(ctx, tx, cmd)
 	if err != nil || len(ids) == 0 {
 		return subjects.NotFound(), err
 	}

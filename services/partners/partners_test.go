@@ -196,3 +196,10 @@ func TestProvisionRecordsThroughHolderkitAreSealed(t *testing.T) {
 		t.Errorf("export %s (%v)", exp.GetJson(), err)
 	}
 }
+
+// The binding rule (holderkit): Hanako's member number typed by someone who
+// proved only their own address finds, changes and exports nothing.
+func TestSomeoneElsesMemberNumberReachesNoRecord(t *testing.T) {
+	t.Parallel()
+	holder.Unbound(t, seeded(t), &dsrv1.Subject{MemberId: hanako.GetMemberId(), Email: "mallory@attacker.example"})
+}

@@ -28,13 +28,13 @@ const AwaitingEntrustingCompany = "records held under entrustment await the entr
 // entrusting company: by member number when one was given (plus inquiries
 // from before membership under the given e-mail), else by e-mail address.
 const qFindInquiries = `-- name: FindInquiries
-SELECT inquiry_id, coalesce(entrusting_company_id, '') FROM inquiries
+SELECT inquiry_id, coalesce(member_id, ''), email, coalesce(entrusting_company_id, '') FROM inquiries
 WHERE ($1 <> '' AND member_id = $1)
    OR ($2 <> '' AND lower(email) = $2 AND ($1 = '' OR member_id IS NULL))
 ORDER BY inquiry_id FOR UPDATE`
 
 const qLocateInquiries = `-- name: LocateInquiries
-SELECT coalesce(member_id, ''), lower(email), coalesce(entrusting_company_id, '') FROM inquiries
+SELECT coalesce(member_id, ''), email, coalesce(entrusting_company_id, '') FROM inquiries
 WHERE ($1 <> '' AND member_id = $1) OR ($2 <> '' AND lower(email) = $2)`
 
 const qCompanies = `-- name: EntrustingCompanies
@@ -80,9 +80,10 @@ func Actions() map[dsrv1.Action]holderkit.HandlerFunc {
 
 var notFound = holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_NOT_FOUND, Reason: "no inquiry matches"}
 
-// scope is the subject's inquiries split into those this command may act on
-// (our own, and those of entrusting companies that instructed us) and those
-// left alone, counted per entrusting company.
+// scope is the subject's inquiries that the command's binding covers, split
+// into those this command may act on (our own, and those of entrusting
+// companies that instructed us) and those left alone, counted per
+// entrusting company.
 type scope struct {
 	act     []string
 	pending map[string]int
@@ -95,8 +96,11 @@ func find(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (scope, error) 
 		return scope{}, dbErr("find inquiries", err)
 	}
 	sc := scope{pending: map[string]int{}}
-	var id, company string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &company}, func() error {
+	var id, rowMID, rowEmail, company string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &rowMID, &rowEmail, &company}, func() error {
+		if !cmd.Covers(rowMID, rowEmail) {
+			return nil
+		}
 		if company == "" || cmd.Includes(company) {
 			sc.act = append(sc.act, id)
 		} else {
@@ -154,38 +158,27 @@ func entrusted(ctx context.Context, tx pgx.Tx, counts map[string]int) ([]*dsrv1.
 	return out, nil
 }
 
-// locate reports matches and mismatches, and every entrusting company that
-// holds matching records, whatever the command includes: locating acts on
-// nothing.
+// locate tallies the inquiries under the command's binding (holderkit.Tally),
+// and reports every entrusting company that holds covered inquiries,
+// whatever the command includes: locating acts on nothing.
 func locate(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Result, error) {
 	mid, email := holderkit.Keys(cmd.Subject)
 	rows, err := tx.Query(ctx, qLocateInquiries, mid, email)
 	if err != nil {
 		return holderkit.Result{}, dbErr("locate inquiries", err)
 	}
-	var matched, mismatched int
+	t := cmd.Tally(false)
 	companies := map[string]int{}
 	var rowMID, rowEmail, company string
 	if _, err := pgx.ForEachRow(rows, []any{&rowMID, &rowEmail, &company}, func() error {
-		if !holderkit.Agrees(mid, rowMID) || !holderkit.Agrees(email, rowEmail) {
-			mismatched++
-			return nil
-		}
-		matched++
-		if company != "" {
+		if t.Add(rowMID, rowEmail) && company != "" {
 			companies[company]++
 		}
 		return nil
 	}); err != nil {
 		return holderkit.Result{}, dbErr("locate inquiries", err)
 	}
-	res := holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_DONE, Reason: "inquiries found", RecordsAffected: matched}
-	switch {
-	case mismatched > 0:
-		res.Outcome, res.Reason = dsrv1.Outcome_OUTCOME_PARTIAL, holderkit.ReasonIdentifiersMismatch
-	case matched == 0:
-		return notFound, nil
-	}
+	res := t.Result("inquiries found", notFound.Reason)
 	if len(companies) > 0 {
 		if res.Entrusted, err = entrusted(ctx, tx, companies); err != nil {
 			return holderkit.Result{}, err

@@ -202,10 +202,11 @@ func TestLocateReportsEntrustmentAndMismatches(t *testing.T) {
 	if res.Outcome != dsrv1.Outcome_OUTCOME_PARTIAL || res.Reason != "identifiers_mismatch" {
 		t.Errorf("mismatch: %v %q", res.Outcome, res.Reason)
 	}
+	// A member number alone proves nothing: its inquiry is unconfirmed.
 	res = run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{MemberId: "M-1002"}, nil, nil)
-	want(t, res, dsrv1.Outcome_OUTCOME_DONE, 1)
-	if len(res.Entrusted) != 0 {
-		t.Errorf("entrusted %v for M-1002", res.Entrusted)
+	want(t, res, dsrv1.Outcome_OUTCOME_PARTIAL, 0)
+	if res.Unconfirmed != 1 || len(res.Entrusted) != 0 {
+		t.Errorf("M-1002 by number alone: %d unconfirmed, entrusted %v", res.Unconfirmed, res.Entrusted)
 	}
 	want(t, run(t, pool, dsrv1.Action_ACTION_LOCATE, &dsrv1.Subject{Email: "nobody@example.jp"}, nil, nil), dsrv1.Outcome_OUTCOME_NOT_FOUND, 0)
 	if n := count(t, pool, "SELECT count(*) FROM inquiries"); n != 7 {
@@ -224,4 +225,11 @@ func TestEraseThroughHolderkitCarriesTheEntrustedReport(t *testing.T) {
 	if n := count(t, pool, "SELECT count(*) FROM inquiries WHERE member_id = 'M-1001'"); n != 1 {
 		t.Errorf("%d M-1001 inquiries left, want the entrusted one", n)
 	}
+}
+
+// The binding rule (holderkit): Hanako's member number typed by someone who
+// proved only their own address finds, changes and exports nothing.
+func TestSomeoneElsesMemberNumberReachesNoRecord(t *testing.T) {
+	t.Parallel()
+	holder.Unbound(t, seeded(t), &dsrv1.Subject{MemberId: hanako.GetMemberId(), Email: "mallory@attacker.example"})
 }

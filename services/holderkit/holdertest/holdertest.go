@@ -29,8 +29,12 @@ type Holder struct {
 
 // Run carries out cmd with the handler for cmd.Action inside a transaction
 // on pool, as holderkit does, and returns its result; the effect commits.
-// A command without ids gets request "req-t", attempt 1. An action the
-// holder does not implement, or a handler error, fails the test.
+// A command without ids gets request "req-t", attempt 1; one without a
+// binding is from a requester whose identity is established: they proved
+// control of the subject's e-mail address, and (after the locate, as the
+// workflow tells holders) the member registry confirmed the member number
+// they typed. Unbound tests the opposite. An
+// action the holder does not implement, or a handler error, fails the test.
 func (h Holder) Run(t testing.TB, pool *pgxpool.Pool, cmd holderkit.Command) holderkit.Result {
 	t.Helper()
 	handler, ok := h.Actions[cmd.Action]
@@ -39,6 +43,10 @@ func (h Holder) Run(t testing.TB, pool *pgxpool.Pool, cmd holderkit.Command) hol
 	}
 	if cmd.RequestID == "" {
 		cmd.ID, cmd.RequestID, cmd.Attempt = "req-t."+h.Name+".1", "req-t", 1
+	}
+	if cmd.Binding == (holderkit.Binding{}) {
+		cmd.Binding = holderkit.Binding{ProvenEmail: cmd.Subject.GetEmail(),
+			MemberConfirmed: cmd.Action != dsrv1.Action_ACTION_LOCATE && cmd.Subject.GetMemberId() != ""}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
 	defer cancel()
@@ -51,6 +59,38 @@ func (h Holder) Run(t testing.TB, pool *pgxpool.Pool, cmd holderkit.Command) hol
 		t.Fatalf("%v: %v", cmd.Action, err)
 	}
 	return res
+}
+
+// Unbound runs every action of the holder but locate for subject, as typed
+// by someone who proved control of another address only, and requires that
+// each finds nothing and exports nothing: the binding rule (holderkit
+// Command.Covers) holds for this holder. The effects run in transactions
+// that roll back.
+func (h Holder) Unbound(t testing.TB, pool *pgxpool.Pool, subject *dsrv1.Subject) {
+	t.Helper()
+	for action, handler := range h.Actions {
+		if action == dsrv1.Action_ACTION_LOCATE {
+			continue
+		}
+		cmd := holderkit.Command{ID: "req-u." + h.Name + ".1", RequestID: "req-u", Attempt: 1, Action: action, Subject: subject,
+			Corrections: map[string]string{"name": "Mallory"}, Binding: holderkit.Binding{ProvenEmail: "mallory@attacker.example"}}
+		ctx, cancel := context.WithTimeout(context.Background(), testinfra.Timeout)
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		res, err := handler(ctx, tx, cmd)
+		_ = tx.Rollback(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%v for an unbound requester: %v", action, err)
+		}
+		if res.Outcome != dsrv1.Outcome_OUTCOME_NOT_FOUND || res.Export != nil || res.RecordsAffected != 0 {
+			t.Errorf("%v for a requester who proved another address: %v, %d records, export %d bytes; want NOT_FOUND and nothing",
+				action, res.Outcome, res.RecordsAffected, len(res.Export))
+		}
+	}
 }
 
 // Through sends one command (request "req-nats", attempt 1) through embedded

@@ -176,8 +176,11 @@ type HolderCommand struct {
 	// for them are included. Records held for any other company are left
 	// untouched and reported in HolderResult.entrusted.
 	IncludeEntrusted []string `protobuf:"bytes,10,rep,name=include_entrusted,json=includeEntrusted,proto3" json:"include_entrusted,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Sealed Binding: what the requester proved about who they are. A holder
+	// acts only on records the binding covers (holderkit.Command.Covers).
+	Binding       *Sealed `protobuf:"bytes,11,opt,name=binding,proto3" json:"binding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HolderCommand) Reset() {
@@ -280,6 +283,83 @@ func (x *HolderCommand) GetIncludeEntrusted() []string {
 	return nil
 }
 
+func (x *HolderCommand) GetBinding() *Sealed {
+	if x != nil {
+		return x.Binding
+	}
+	return nil
+}
+
+// Binding is what the workflow established about the requester (personal
+// data; sealed): the holderkit binding rule reads it.
+type Binding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The e-mail address whose control the requester proved with a code,
+	// trimmed and lower-cased; empty for an agent's filing (the code proved
+	// the agent's address, which no record of the subject holds).
+	ProvenEmail string `protobuf:"bytes,1,opt,name=proven_email,json=provenEmail,proto3" json:"proven_email,omitempty"`
+	// A member registry found the subject's member number on a member
+	// record that holds proven_email: records linked to that number are the
+	// requester's too.
+	MemberConfirmed bool `protobuf:"varint,2,opt,name=member_confirmed,json=memberConfirmed,proto3" json:"member_confirmed,omitempty"`
+	// Staff approved an identity review (documents checked): every record
+	// found by the subject's identifiers is covered.
+	IdentityReviewed bool `protobuf:"varint,3,opt,name=identity_reviewed,json=identityReviewed,proto3" json:"identity_reviewed,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Binding) Reset() {
+	*x = Binding{}
+	mi := &file_dsr_v1_holder_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Binding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Binding) ProtoMessage() {}
+
+func (x *Binding) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_holder_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Binding.ProtoReflect.Descriptor instead.
+func (*Binding) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Binding) GetProvenEmail() string {
+	if x != nil {
+		return x.ProvenEmail
+	}
+	return ""
+}
+
+func (x *Binding) GetMemberConfirmed() bool {
+	if x != nil {
+		return x.MemberConfirmed
+	}
+	return false
+}
+
+func (x *Binding) GetIdentityReviewed() bool {
+	if x != nil {
+		return x.IdentityReviewed
+	}
+	return false
+}
+
 // Corrections are the staff-approved new values (personal data; sealed).
 type Corrections struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -291,7 +371,7 @@ type Corrections struct {
 
 func (x *Corrections) Reset() {
 	*x = Corrections{}
-	mi := &file_dsr_v1_holder_proto_msgTypes[1]
+	mi := &file_dsr_v1_holder_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +383,7 @@ func (x *Corrections) String() string {
 func (*Corrections) ProtoMessage() {}
 
 func (x *Corrections) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_holder_proto_msgTypes[1]
+	mi := &file_dsr_v1_holder_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +396,7 @@ func (x *Corrections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Corrections.ProtoReflect.Descriptor instead.
 func (*Corrections) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{1}
+	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Corrections) GetValues() map[string]string {
@@ -341,7 +421,7 @@ type EntrustedRecord struct {
 
 func (x *EntrustedRecord) Reset() {
 	*x = EntrustedRecord{}
-	mi := &file_dsr_v1_holder_proto_msgTypes[2]
+	mi := &file_dsr_v1_holder_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +433,7 @@ func (x *EntrustedRecord) String() string {
 func (*EntrustedRecord) ProtoMessage() {}
 
 func (x *EntrustedRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_holder_proto_msgTypes[2]
+	mi := &file_dsr_v1_holder_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +446,7 @@ func (x *EntrustedRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntrustedRecord.ProtoReflect.Descriptor instead.
 func (*EntrustedRecord) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{2}
+	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EntrustedRecord) GetCompanyId() string {
@@ -419,14 +499,22 @@ type HolderResult struct {
 	CompletedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
 	// The holder answered this from its processed-commands table: the effect
 	// happened once, earlier.
-	Replayed      bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Replayed bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// ACTION_LOCATE: records found by the subject's identifiers that the
+	// proven contact does not cover (found only by a typed identifier, or
+	// holding no contact at all). The workflow sends such requests to
+	// identity review unless a member registry confirmed the member number.
+	RecordsUnconfirmed int32 `protobuf:"varint,15,opt,name=records_unconfirmed,json=recordsUnconfirmed,proto3" json:"records_unconfirmed,omitempty"`
+	// ACTION_LOCATE, member registries only: the member record of the
+	// subject's member number holds the proven contact.
+	MemberConfirmed bool `protobuf:"varint,16,opt,name=member_confirmed,json=memberConfirmed,proto3" json:"member_confirmed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HolderResult) Reset() {
 	*x = HolderResult{}
-	mi := &file_dsr_v1_holder_proto_msgTypes[3]
+	mi := &file_dsr_v1_holder_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +526,7 @@ func (x *HolderResult) String() string {
 func (*HolderResult) ProtoMessage() {}
 
 func (x *HolderResult) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_holder_proto_msgTypes[3]
+	mi := &file_dsr_v1_holder_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +539,7 @@ func (x *HolderResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HolderResult.ProtoReflect.Descriptor instead.
 func (*HolderResult) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{3}
+	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HolderResult) GetCommandId() string {
@@ -552,6 +640,20 @@ func (x *HolderResult) GetReplayed() bool {
 	return false
 }
 
+func (x *HolderResult) GetRecordsUnconfirmed() int32 {
+	if x != nil {
+		return x.RecordsUnconfirmed
+	}
+	return 0
+}
+
+func (x *HolderResult) GetMemberConfirmed() bool {
+	if x != nil {
+		return x.MemberConfirmed
+	}
+	return false
+}
+
 // Export is one holder's part of a disclosure package (personal data; sealed).
 type Export struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -564,7 +666,7 @@ type Export struct {
 
 func (x *Export) Reset() {
 	*x = Export{}
-	mi := &file_dsr_v1_holder_proto_msgTypes[4]
+	mi := &file_dsr_v1_holder_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +678,7 @@ func (x *Export) String() string {
 func (*Export) ProtoMessage() {}
 
 func (x *Export) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_holder_proto_msgTypes[4]
+	mi := &file_dsr_v1_holder_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +691,7 @@ func (x *Export) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Export.ProtoReflect.Descriptor instead.
 func (*Export) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{4}
+	return file_dsr_v1_holder_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Export) GetHolder() string {
@@ -610,7 +712,7 @@ var File_dsr_v1_holder_proto protoreflect.FileDescriptor
 
 const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\n" +
-	"\x13dsr/v1/holder.proto\x12\x06dsr.v1\x1a\x13dsr/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x03\n" +
+	"\x13dsr/v1/holder.proto\x12\x06dsr.v1\x1a\x13dsr/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x03\n" +
 	"\rHolderCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
@@ -624,7 +726,12 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\asubject\x18\b \x01(\v2\x0e.dsr.v1.SealedR\asubject\x120\n" +
 	"\vcorrections\x18\t \x01(\v2\x0e.dsr.v1.SealedR\vcorrections\x12+\n" +
 	"\x11include_entrusted\x18\n" +
-	" \x03(\tR\x10includeEntrusted\"\x81\x01\n" +
+	" \x03(\tR\x10includeEntrusted\x12(\n" +
+	"\abinding\x18\v \x01(\v2\x0e.dsr.v1.SealedR\abinding\"\x84\x01\n" +
+	"\aBinding\x12!\n" +
+	"\fproven_email\x18\x01 \x01(\tR\vprovenEmail\x12)\n" +
+	"\x10member_confirmed\x18\x02 \x01(\bR\x0fmemberConfirmed\x12+\n" +
+	"\x11identity_reviewed\x18\x03 \x01(\bR\x10identityReviewed\"\x81\x01\n" +
 	"\vCorrections\x127\n" +
 	"\x06values\x18\x01 \x03(\v2\x1f.dsr.v1.Corrections.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
@@ -635,7 +742,7 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
 	"\fcompany_name\x18\x02 \x01(\tR\vcompanyName\x12#\n" +
 	"\rcontact_email\x18\x03 \x01(\tR\fcontactEmail\x12!\n" +
-	"\frecord_count\x18\x04 \x01(\x05R\vrecordCount\"\x8d\x04\n" +
+	"\frecord_count\x18\x04 \x01(\x05R\vrecordCount\"\xe9\x04\n" +
 	"\fHolderResult\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
@@ -654,7 +761,9 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\x06export\x18\v \x01(\v2\x0e.dsr.v1.SealedR\x06export\x125\n" +
 	"\tentrusted\x18\f \x03(\v2\x17.dsr.v1.EntrustedRecordR\tentrusted\x12=\n" +
 	"\fcompleted_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12\x1a\n" +
-	"\breplayed\x18\x0e \x01(\bR\breplayed\"4\n" +
+	"\breplayed\x18\x0e \x01(\bR\breplayed\x12/\n" +
+	"\x13records_unconfirmed\x18\x0f \x01(\x05R\x12recordsUnconfirmed\x12)\n" +
+	"\x10member_confirmed\x18\x10 \x01(\bR\x0fmemberConfirmed\"4\n" +
 	"\x06Export\x12\x16\n" +
 	"\x06holder\x18\x01 \x01(\tR\x06holder\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\fR\x04json*\xc0\x01\n" +
@@ -688,35 +797,37 @@ func file_dsr_v1_holder_proto_rawDescGZIP() []byte {
 }
 
 var file_dsr_v1_holder_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dsr_v1_holder_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_dsr_v1_holder_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_dsr_v1_holder_proto_goTypes = []any{
 	(Action)(0),                   // 0: dsr.v1.Action
 	(Outcome)(0),                  // 1: dsr.v1.Outcome
 	(*HolderCommand)(nil),         // 2: dsr.v1.HolderCommand
-	(*Corrections)(nil),           // 3: dsr.v1.Corrections
-	(*EntrustedRecord)(nil),       // 4: dsr.v1.EntrustedRecord
-	(*HolderResult)(nil),          // 5: dsr.v1.HolderResult
-	(*Export)(nil),                // 6: dsr.v1.Export
-	nil,                           // 7: dsr.v1.Corrections.ValuesEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*Sealed)(nil),                // 9: dsr.v1.Sealed
+	(*Binding)(nil),               // 3: dsr.v1.Binding
+	(*Corrections)(nil),           // 4: dsr.v1.Corrections
+	(*EntrustedRecord)(nil),       // 5: dsr.v1.EntrustedRecord
+	(*HolderResult)(nil),          // 6: dsr.v1.HolderResult
+	(*Export)(nil),                // 7: dsr.v1.Export
+	nil,                           // 8: dsr.v1.Corrections.ValuesEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Sealed)(nil),                // 10: dsr.v1.Sealed
 }
 var file_dsr_v1_holder_proto_depIdxs = []int32{
 	0,  // 0: dsr.v1.HolderCommand.action:type_name -> dsr.v1.Action
-	8,  // 1: dsr.v1.HolderCommand.issued_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: dsr.v1.HolderCommand.subject:type_name -> dsr.v1.Sealed
-	9,  // 3: dsr.v1.HolderCommand.corrections:type_name -> dsr.v1.Sealed
-	7,  // 4: dsr.v1.Corrections.values:type_name -> dsr.v1.Corrections.ValuesEntry
-	0,  // 5: dsr.v1.HolderResult.action:type_name -> dsr.v1.Action
-	1,  // 6: dsr.v1.HolderResult.outcome:type_name -> dsr.v1.Outcome
-	9,  // 7: dsr.v1.HolderResult.export:type_name -> dsr.v1.Sealed
-	4,  // 8: dsr.v1.HolderResult.entrusted:type_name -> dsr.v1.EntrustedRecord
-	8,  // 9: dsr.v1.HolderResult.completed_at:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	9,  // 1: dsr.v1.HolderCommand.issued_at:type_name -> google.protobuf.Timestamp
+	10, // 2: dsr.v1.HolderCommand.subject:type_name -> dsr.v1.Sealed
+	10, // 3: dsr.v1.HolderCommand.corrections:type_name -> dsr.v1.Sealed
+	10, // 4: dsr.v1.HolderCommand.binding:type_name -> dsr.v1.Sealed
+	8,  // 5: dsr.v1.Corrections.values:type_name -> dsr.v1.Corrections.ValuesEntry
+	0,  // 6: dsr.v1.HolderResult.action:type_name -> dsr.v1.Action
+	1,  // 7: dsr.v1.HolderResult.outcome:type_name -> dsr.v1.Outcome
+	10, // 8: dsr.v1.HolderResult.export:type_name -> dsr.v1.Sealed
+	5,  // 9: dsr.v1.HolderResult.entrusted:type_name -> dsr.v1.EntrustedRecord
+	9,  // 10: dsr.v1.HolderResult.completed_at:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_holder_proto_init() }
@@ -731,7 +842,7 @@ func file_dsr_v1_holder_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsr_v1_holder_proto_rawDesc), len(file_dsr_v1_holder_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

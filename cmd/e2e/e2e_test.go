@@ -63,6 +63,11 @@ func run(m *testing.M) int {
 	id := randomToken()
 	logFile, _ := os.Create(filepath.Join(dir, "components.log"))
 	mailpit, _ := filepath.Abs("../../bin/mailpit")
+	// The intake believes X-Forwarded-For from 127.0.0.1 only, as from an
+	// ingress controller; the mail quota is the default's, whatever the
+	// shell says (attack_limits_test.go).
+	os.Setenv("INTAKE_TRUSTED_PROXIES", "127.0.0.1/32")
+	os.Setenv("INTAKE_MAIL_PER_ADDRESS_PER_DAY", "5")
 	stk, err = stack.Start(ctx, stack.Options{
 		Dir: dir, TemporalBinary: bin, MailpitBinary: mailpit, DatabasePrefix: "e2e_" + id, SubjectRoot: "e2e_" + id,
 		Log: zerolog.New(logFile).With().Timestamp().Logger(),

@@ -32,13 +32,13 @@ var (
 		Help:    "Requests written by one intake statement (one commit).",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 	})
-	// RequestsRejected counts submissions refused by validation.
+	// RequestsRejected counts submissions refused, by reason.
 	RequestsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "madoguchi", Name: "requests_rejected_total",
-		Help: "Submissions refused, by reason (validation, idempotency, unavailable).",
+		Help: "Submissions refused, by reason (validation, idempotency, mail_quota, unavailable).",
 	}, []string{"reason"})
 	// RetentionPurged counts records whose personal data a retention purge
-	// removed, by what (request, processed_command).
+	// removed, by what (request, processed_command, mail_quota).
 	RetentionPurged = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "madoguchi", Name: "retention_purged_total",
 		Help: "Records whose personal data was purged at the end of the retention period, by record type.",

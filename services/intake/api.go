@@ -69,12 +69,16 @@ func (h *HTTP) handleAPISubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	acc, err := h.Service.Submit(r.Context(), sub, strings.TrimSpace(r.Header.Get("Idempotency-Key")))
 	var verr *ValidationError
+	var qerr *MailQuotaError
 	switch {
 	case errors.As(err, &verr):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "validation_failed",
 			Message: "some fields are invalid", Fields: verr.Fields.Localise(locale)})
 	case errors.Is(err, ErrIdempotencyConflict):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "idempotency_key_reused", Message: err.Error()})
+	case errors.As(err, &qerr):
+		w.Header().Set("Retry-After", retryAfter(qerr.RetryAfter))
+		writeJSON(w, http.StatusTooManyRequests, apiError{Error: "mail_quota", Message: mailQuotaText(locale, qerr.Limit)})
 	case err != nil:
 		h.Log.Error().Err(err).Msg("submission failed")
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "unavailable", Message: "the request could not be stored; please retry with the same Idempotency-Key"})

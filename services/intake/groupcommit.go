@@ -16,9 +16,9 @@ import (
 // commit (one WAL flush) for every request that queued while the previous
 // statements were in flight, instead of one commit each. Nothing waits for
 // a timer: a request that finds a free statement slot is written at once,
-// so a lone request costs what it did before, and under load the batches
-// grow by themselves. Each request is answered only once its own batch has
-// committed, so an accepted request is as durable as before.
+// so a lone request waits for nothing, and under load the batches grow by
+// themselves. Each request is answered only once its own batch has
+// committed, so an accepted request is durable.
 //
 // groupWriter queues submissions and writes them in batches
 // (insertRequests), with at most slots statements in flight. Its goroutines
@@ -40,7 +40,7 @@ type groupWriter struct {
 type pendingWrite struct {
 	ctx  context.Context
 	row  announced
-	done chan error // buffered: the writer never waits for the caller
+	done chan error // buffered: the writer never waits for the caller (errMailQuota: refused)
 	// written is false when the idempotency key existed already.
 	written bool
 }
@@ -53,7 +53,8 @@ func newGroupWriter(pool *pgxpool.Pool, slots int) *groupWriter {
 }
 
 // write stores one request and its announcement; false when its
-// idempotency key was taken (by an earlier request or one in the same batch).
+// idempotency key was taken (by an earlier request or one in the same
+// batch), errMailQuota when the mail quota refused it.
 func (g *groupWriter) write(ctx context.Context, r stored, msg outbox.Message) (bool, error) {
 	p := &pendingWrite{ctx: ctx, row: announced{r, msg}, done: make(chan error, 1)}
 	g.mu.Lock()
@@ -115,7 +116,12 @@ func (g *groupWriter) flush(batch []*pendingWrite) {
 		written, err := insertRequests(ctx, g.pool, rows)
 		if err == nil {
 			for _, p := range live {
-				p.written = written[p.row.r.id]
+				ok, seen := written[p.row.r.id]
+				if seen && !ok {
+					p.done <- errMailQuota
+					continue
+				}
+				p.written = ok
 				p.done <- nil
 			}
 			return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"madoguchi.dev/platform/testinfra"
@@ -323,5 +324,114 @@ func TestATakenReceiptNumberIsDrawnAgain(t *testing.T) {
 	}
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE idempotency_key = 'k-99'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d rows stored for the failed submission (%v)", n, err)
+	}
+}
+
+// Rows of one statement that mail one address are charged in their order:
+// the first up to the day's limit are written, the rest refused (nothing
+// written); a repeated idempotency key in the statement, or the key of a
+// stored request, costs nothing. The count goes on from what earlier
+// statements left.
+func TestAStatementChargesTheMailQuotaInItsOrder(t *testing.T) {
+	t.Parallel()
+	pool := testinfra.Pool(t, "t_quota", migrations.FS)
+	day := jstDay(time.Now())
+	charged := func(key string, limit int) quotaCharge { return quotaCharge{key: key, day: day, limit: limit} }
+	rows := func(prefix string, quotas ...quotaCharge) []announced {
+		out := make([]announced, len(quotas))
+		for i, q := range quotas {
+			r, m := pendingRequest(t, fmt.Sprintf("20261126-%s%04d", prefix, i), fmt.Sprintf("%s-%d", prefix, i))
+			r.quota = q
+			out[i] = announced{r, m}
+		}
+		return out
+	}
+	a, b := charged("psn_a", 3), charged("psn_b", 3)
+	first := rows("A", a, a, b, a, a, quotaCharge{}, a, charged("psn_a", 10))
+	first[3].r.idempotencyKey = first[0].r.idempotencyKey // a double send of row 0
+	written, err := insertRequests(t.Context(), pool, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a: rows 0, 1, 4 within the limit of 3; 6 is the fourth; 7 the fifth,
+	// against its own limit of 10. 3 repeats 0; 5 has no quota.
+	type outcome struct{ seen, written bool }
+	want := []outcome{{true, true}, {true, true}, {true, true}, {false, false}, {true, true}, {true, true}, {true, false}, {true, true}}
+	for i, w := range want {
+		ok, seen := written[first[i].r.id]
+		if (outcome{seen, ok}) != w {
+			t.Errorf("row %d: returned %v, written %v; want %v, %v", i, seen, ok, w.seen, w.written)
+		}
+	}
+	counts := func() map[string]int {
+		t.Helper()
+		m := map[string]int{}
+		rows, err := pool.Query(t.Context(), "SELECT address_key, submissions FROM mail_quota")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k string
+		var c int
+		if _, err := pgx.ForEachRow(rows, []any{&k, &c}, func() error { m[k] = c; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if got := counts(); got["psn_a"] != 5 || got["psn_b"] != 1 || len(got) != 2 {
+		t.Errorf("counters %v, want psn_a 5 (the refused too), psn_b 1", got)
+	}
+
+	// Later: a retry of row 1 is answered from the store at no charge;
+	// psn_b has two left of its 3.
+	next := rows("B", b, b, b, b)
+	next[0].r.idempotencyKey = first[1].r.idempotencyKey
+	if written, err = insertRequests(t.Context(), pool, next); err != nil {
+		t.Fatal(err)
+	}
+	want = []outcome{{false, false}, {true, true}, {true, true}, {true, false}}
+	for i, w := range want {
+		ok, seen := written[next[i].r.id]
+		if (outcome{seen, ok}) != w {
+			t.Errorf("second statement, row %d: returned %v, written %v; want %v, %v", i, seen, ok, w.seen, w.written)
+		}
+	}
+	if got := counts(); got["psn_b"] != 4 || got["psn_a"] != 5 {
+		t.Errorf("counters %v, want psn_b 4 (1 + 3 new), psn_a unchanged", got)
+	}
+	if rows, transactions := transactionsOf(t, pool, "requests"); rows != 8 {
+		t.Errorf("%d request rows (in %d transactions), want 8", rows, transactions)
+	}
+}
+
+// Requests batched by the writer learn of their refusal: errMailQuota for
+// those past the limit, whatever their order in the batch.
+func TestTheWriterAnswersRefusedRowsOfABatchWithErrMailQuota(t *testing.T) {
+	t.Parallel()
+	g, pool := newTestWriter(t)
+	const n = 6
+	reqs, msgs := make([]stored, n), make([]outbox.Message, n)
+	for i := range reqs {
+		reqs[i], msgs[i] = pendingRequest(t, fmt.Sprintf("20261126-W%05d", i), fmt.Sprintf("w-%d", i))
+		reqs[i].quota = quotaCharge{key: "psn_w", day: jstDay(time.Now()), limit: 2}
+	}
+	written, refused := 0, 0
+	for _, o := range queueTogether(t, g, background(n), reqs, msgs) {
+		switch {
+		case o.written && o.err == nil:
+			written++
+		case !o.written && errors.Is(o.err, errMailQuota):
+			refused++
+		default:
+			t.Errorf("request %s: written %v, err %v", o.id, o.written, o.err)
+		}
+	}
+	if written != 2 || refused != n-2 {
+		t.Errorf("%d written, %d refused; want 2 and %d", written, refused, n-2)
+	}
+	if rows, transactions := transactionsOf(t, pool, "requests"); rows != 2 || transactions != 1 {
+		t.Errorf("%d request rows in %d transactions, want 2 in 1", rows, transactions)
+	}
+	if rows, _ := transactionsOf(t, pool, "outbox"); rows != 2 {
+		t.Errorf("%d announcements, want 2", rows)
 	}
 }

@@ -201,6 +201,7 @@ func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
 	sub.Normalise() // what Submit saw: show the values as validated
 	p.Form, p.AsAgent = sub, asAgent
 	var verr *ValidationError
+	var qerr *MailQuotaError
 	switch {
 	case errors.As(err, &verr):
 		p.Errors = verr.Fields.Localise(locale)
@@ -214,6 +215,14 @@ func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Order = []string{"_"}
 		h.keepDocuments(r.Context(), &p, nil)
 		h.render(w, http.StatusConflict, "form.html", p)
+	case errors.As(err, &qerr):
+		// Nothing is stored, not even the new files: tomorrow they are
+		// chosen again (a kept file would not last until then).
+		w.Header().Set("Retry-After", retryAfter(qerr.RetryAfter))
+		p.Errors = map[string]string{"_": sentences(locale, mailQuotaText(locale, qerr.Limit), text(locale, "error.typed_kept"))}
+		p.Order = []string{"_"}
+		keepClaimed(&p)
+		h.render(w, http.StatusTooManyRequests, "form.html", p)
 	case err != nil:
 		h.Log.Error().Err(err).Msg("form submission failed")
 		p.Errors = map[string]string{"_": text(locale, "error.unavailable")}
@@ -248,6 +257,30 @@ func (h *HTTP) keepDocuments(ctx context.Context, p *formPage, errs FieldErrors)
 			p.Kept[d.Purpose] = &kept
 		}
 	}
+}
+
+// keepClaimed carries the files kept from an earlier attempt on to the
+// page again, storing nothing new.
+func keepClaimed(p *formPage) {
+	for _, d := range p.Form.Documents {
+		if d.Pending != "" {
+			p.Kept[d.Purpose] = &d
+		}
+	}
+}
+
+// mailQuotaText tells the person that the address has had its day's
+// request mails and when to send again; it names no address.
+func mailQuotaText(locale string, limit int) string {
+	return textf(locale, "error.mail_quota", limit)
+}
+
+// sentences joins sentences as the language does (Japanese without spaces).
+func sentences(locale string, ss ...string) string {
+	if locale == "ja" {
+		return strings.Join(ss, "")
+	}
+	return strings.Join(ss, " ")
 }
 
 // dueDate asks the workflow for the due date, waiting briefly for it to

@@ -3,7 +3,6 @@ package intake
 import (
 	"container/list"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -24,9 +23,12 @@ type Limits struct {
 	// MaxClients bounds the memory: the least recently seen client is
 	// forgotten first.
 	MaxClients int
-	// ClientKey names the client of a request; the default is the remote
-	// address (an IPv6 client by its /64). Behind a proxy, set it to read the
-	// proxy's header.
+	// TrustedProxies are the reverse proxies in front of the intake
+	// (INTAKE_TRUSTED_PROXIES): only a request whose peer is one of them is
+	// named by its X-Forwarded-For (ClientAddr).
+	TrustedProxies []netip.Prefix
+	// ClientKey names the client of a request; the default is ClientAddr
+	// with TrustedProxies (an IPv6 client by its /64).
 	ClientKey func(*http.Request) string
 }
 
@@ -47,28 +49,9 @@ func (l Limits) withDefaults() Limits {
 		l.MaxClients = 10000
 	}
 	if l.ClientKey == nil {
-		l.ClientKey = remoteClient
+		l.ClientKey = ProxyAwareClient(l.TrustedProxies)
 	}
 	return l
-}
-
-// remoteClient keys a request by its remote IP; IPv6 by the /64 a single
-// host usually controls.
-func remoteClient(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }
 
 // limiter is a token bucket per client in a bounded LRU.

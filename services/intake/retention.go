@@ -45,6 +45,10 @@ FROM due WHERE r.id = due.id`
 
 const purgeBatch = 500
 
+// A mail quota counter is needed only on its own day (JST).
+const qPurgeMailQuota = `-- name: PurgeMailQuota
+DELETE FROM mail_quota WHERE day < $1`
+
 // RecordConclusion starts the retention clock of the request the event
 // names. It reports whether a row changed: an event for a request this
 // database does not hold, or one seen before, changes nothing.
@@ -81,6 +85,18 @@ func (s *Service) PurgeConcluded(ctx context.Context, retention time.Duration) (
 			return total, nil
 		}
 	}
+}
+
+// PurgeMailQuota deletes the mail quota's counters of days before today
+// (JST) and returns how many it deleted. They hold no address, only its
+// keyed hash; still, nothing is kept that no longer serves.
+func (s *Service) PurgeMailQuota(ctx context.Context) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, qPurgeMailQuota, jstDay(s.now()))
+	if err != nil {
+		return 0, fmt.Errorf("intake: purge mail quota counters: %w", err)
+	}
+	metrics.RetentionPurged.WithLabelValues("mail_quota").Add(float64(tag.RowsAffected()))
+	return tag.RowsAffected(), nil
 }
 
 // ConsumeConclusions records RequestConcluded events until ctx ends.

@@ -64,6 +64,9 @@ type Service struct {
 	// together by the next one: fewer statements in flight make larger
 	// batches, which measured faster on two cores (docs/performance.md).
 	WriteConcurrency int
+	// MailQuota bounds the submissions a day whose mails go to one address
+	// (zero: no bound).
+	MailQuota MailQuota
 
 	writerOnce sync.Once
 	writer     *groupWriter
@@ -121,6 +124,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 			metrics.RequestsRejected.WithLabelValues("validation").Inc()
 		case errors.Is(err, ErrIdempotencyConflict):
 			metrics.RequestsRejected.WithLabelValues("idempotency").Inc()
+		case errors.As(err, new(*MailQuotaError)):
+			metrics.RequestsRejected.WithLabelValues("mail_quota").Inc()
 		case err != nil:
 			metrics.RequestsRejected.WithLabelValues("unavailable").Inc()
 		}
@@ -173,7 +178,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		hash = append(hash, documentsHash(sub.Documents)...)
 	}
 	r := stored{id: id.String(), kind: kind, sub: &sub, sealed: sealed,
-		idempotencyKey: idempotencyKey, hash: hash, createdAt: now, statusTokenHash: tokenHash}
+		idempotencyKey: idempotencyKey, hash: hash, createdAt: now, statusTokenHash: tokenHash,
+		quota: s.MailQuota.charge(&sub, now)}
 	var documents func(pgx.Tx) error
 	if len(sub.Documents) > 0 {
 		documents = func(tx pgx.Tx) error { return s.storeDocuments(ctx, tx, id.String(), uploads, sub.Documents, now) }
@@ -203,6 +209,10 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	switch {
 	case errors.Is(err, ErrIdempotencyConflict) || errors.As(err, &verr):
 		return Accepted{}, err
+	case errors.Is(err, errMailQuota):
+		s.Log.Warn().Str("kind", sub.Kind).Bool("agent", sub.Agent != nil).Int("limit", r.quota.limit).
+			Msg("submission refused: its address has received the day's request mails")
+		return Accepted{}, &MailQuotaError{Limit: r.quota.limit, RetryAfter: untilNextJSTDay(now)}
 	case err != nil:
 		return Accepted{}, fmt.Errorf("intake: store request: %w", err)
 	}

@@ -250,6 +250,8 @@ var (
 	mailCodeRE   = regexp.MustCompile(`(?:確認コード：|Verification code: )(\d{6})`)
 	statusLinkRE = regexp.MustCompile(`https?://[^\s]+/status/[0-9a-f]{64}`)
 	downloadRE   = regexp.MustCompile(`https?://[^\s]+/download/[0-9a-f]{64}`)
+	// downloadCodeRE finds the code that opens a disclosure package.
+	downloadCodeRE = regexp.MustCompile(`(?:ダウンロード用コード：|Download code: )(\d{6})\b`)
 )
 
 // mails returns the texts of the messages to addr matching re, newest first.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,28 +127,47 @@ func TestBrowserJapaneseDisclosureFromTheFormToTheDownload(t *testing.T) {
 	b.containsAll("main", "対応が完了しました", "ダウンロード用のリンク")
 	b.shots("ja-08-status-completed")
 
+	// The link asks for a one-time code mailed to the same address first.
 	download, _ := waitMail(t, email, downloadRE, 0)
-	b.run("open the download page", chromedp.Navigate(download), chromedp.WaitVisible(css(`#download-json`)))
+	b.run("open the download link", chromedp.Navigate(download), chromedp.WaitVisible(css(`#send-code`)))
+	b.containsAll("main", "ご本人の確認", "このリンクをお送りしたメールアドレスに1回限りのコードをお送りします")
+	if strings.Contains(b.text("main"), "佐藤 太郎") {
+		t.Error("the download link alone shows the disclosed data")
+	}
+	b.shots("ja-09-download-code")
+	b.submit(`#send-code`)
+	b.containsAll("#done", "コードをメールでお送りしました")
+	downloadCode, _ := waitMail(t, email, downloadCodeRE, 0)
+	b.run("enter the download code",
+		chromedp.WaitVisible(css(`#f-code`)),
+		chromedp.SendKeys(css(`#f-code`), downloadCode))
+	b.submit(`#open-package`)
+	b.run("see the package", chromedp.WaitVisible(css(`#download-json`)))
 	b.containsAll("main", "開示の結果", receipt, "会員登録情報", "佐藤 太郎", "M-1002", "ダウンロード")
-	b.shots("ja-09-download")
+	b.shots("ja-10-download")
 	href := get(b, "read the JSON link", chromedp.AttributeValue(css(`#download-json`), "href")).Value
 	if !strings.HasSuffix(href, "/package.json") {
 		t.Errorf("JSON link %q", href)
 	}
-	// The package holds an export from every one of the six holders.
-	if strings.HasPrefix(href, "/") {
-		href = stk.IntakeURL + href
-	}
-	resp, err := http.Get(href)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// The package holds an export from every one of the six holders; the
+	// browser fetches it with its grant (an HttpOnly cookie).
+	raw := b.evalString(`(function(){var x=new XMLHttpRequest();x.open("GET",` + fmt.Sprintf("%q", href) +
+		`,false);x.send();return x.status===200?x.responseText:"status "+x.status})()`)
 	var pkg struct {
 		Holders map[string]json.RawMessage `json:"holders"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&pkg); err != nil {
-		t.Fatalf("package.json: %v", err)
+	if err := json.Unmarshal([]byte(raw), &pkg); err != nil {
+		t.Fatalf("package.json: %v (%.80s)", err, raw)
+	}
+	// Without the browser's grant the same URL shows nothing.
+	if resp, err := http.Get(stk.IntakeURL + strings.TrimPrefix(href, stk.IntakeURL)); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "佐藤") || strings.Contains(string(body), "M-1002") {
+			t.Error("package.json without the grant shows the disclosed data")
+		}
 	}
 	for _, h := range []string{"members", "billing", "accesslog", "support", "marketing", "partners"} {
 		if len(pkg.Holders[h]) == 0 {
@@ -211,10 +232,10 @@ func TestBrowserAgentFilesWithASupportingDocument(t *testing.T) {
 	code, _ := waitMail(t, agentEmail, mailCodeRE, 0)
 	statusURL, _ := waitMail(t, agentEmail, statusLinkRE, 0)
 	b.waitPage(statusURL, `document.getElementById("f-code") !== null`, "the code form")
-	b.containsAll("main", receipt, "代理人による請求", "代理権の確認")
+	b.containsAll("main", receipt, "代理人による請求", "担当者による確認")
 	b.enterCode(code)
 	b.waitStage(statusURL, "identity_review")
-	b.containsAll("#todo", "ご提出の書類で代理権を確認しています")
+	b.containsAll("#todo", "代理人によるご請求では代理権")
 	b.shots("agent-04-status-identity-review")
 
 	var reviewed dsrv1.ActionResult

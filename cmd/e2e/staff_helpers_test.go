@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -101,8 +102,10 @@ func auditRows(t *testing.T, receipt string) []staff.AuditEntry {
 	return rows
 }
 
-// person is a fictional data subject of one test, unknown to every holder
-// unless the test gives a holder records of them.
+// person is a fictional data subject of one test: a member (file registers
+// them with the member registry, so that their member number is confirmed
+// by the address their code proves), unknown to every other holder unless
+// the test gives it records of them.
 type person struct{ name, email, memberID string }
 
 func newPerson() person {
@@ -119,6 +122,7 @@ func file(t *testing.T, kind string, p person, extra map[string]any) string {
 	for k, v := range extra {
 		body[k] = v
 	}
+	registerMember(t, p)
 	b, _ := json.Marshal(body)
 	if _, agent := extra["agent"]; agent {
 		return fileWithAuthority(t, b)
@@ -128,6 +132,22 @@ func file(t *testing.T, kind string, p person, extra map[string]any) string {
 		t.Fatalf("submit %s: %d %+v", kind, code, acc)
 	}
 	return acc.Receipt
+}
+
+// registerMember gives the members holder (the member registry) a record
+// of p, once.
+func registerMember(t *testing.T, p person) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, stk.Databases["members"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO members (member_id, name, name_kana, email) VALUES ($1, $2, 'しけん たろう', $3)
+ON CONFLICT (member_id) DO NOTHING`, p.memberID, p.name, p.email); err != nil {
+		t.Fatalf("register member: %v", err)
+	}
 }
 
 // fileWithAuthority submits an agent's filing the way the API takes it:

@@ -129,6 +129,22 @@ const (
 	UpdateCloseWithdrawn       = "CloseWithdrawn"
 )
 
+// Disclosure packages: each package delivered since identity-2026-12 has a
+// workflow of its own (PackageWorkflowID) that mails the one-time codes
+// opening it, counts its downloads and purges it when it expires.
+const (
+	// PackageWorkflowType is the registered name of the package workflow.
+	PackageWorkflowType = "DisclosurePackage"
+	// QueryPackage returns dsr.v1.PackageStatus (no personal data).
+	QueryPackage = "package"
+	// UpdateRequestDownloadCode takes dsr.v1.RequestDownloadCode and
+	// returns dsr.v1.RequestDownloadCodeResult.
+	UpdateRequestDownloadCode = "RequestDownloadCode"
+	// UpdateOpenPackage takes dsr.v1.OpenPackage and returns
+	// dsr.v1.OpenPackageResult.
+	UpdateOpenPackage = "OpenPackage"
+)
+
 // Search attributes the workflow keeps current (registered by the worker at
 // start-up and by the deploy job).
 const (
@@ -149,6 +165,11 @@ const (
 // WorkflowID is the one workflow id for a request receipt: the dedup key
 // that makes starting twice impossible.
 func WorkflowID(receipt string) string { return "dsr-" + receipt }
+
+// PackageWorkflowID is the workflow id of a disclosure package's workflow,
+// from the package id (the hex SHA-256 of its download token, which the
+// intake computes from the link): one workflow per package.
+func PackageWorkflowID(packageID string) string { return "dsr-package-" + packageID }
 
 // ReceiptFromWorkflowID is the inverse of WorkflowID.
 func ReceiptFromWorkflowID(id string) (string, bool) { return strings.CutPrefix(id, "dsr-") }

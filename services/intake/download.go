@@ -2,15 +2,18 @@ package intake
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"madoguchi.dev/platform/disclosure"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
 // node is a piece of a holder's export, shaped for reading: objects become
@@ -199,10 +202,22 @@ func (h *HTTP) openPackage(w http.ResponseWriter, r *http.Request) (*disclosure.
 }
 
 // handleDownload is GET /download/{token}: the disclosure package as a
-// readable page in the request's language, with the JSON to download.
+// readable page in the request's language, with the JSON to download. A
+// guarded package (since identity-2026-12) is shown only with a grant;
+// without one the page offers to mail a one-time code to the address the
+// link was sent to, and takes the code.
 func (h *HTTP) handleDownload(w http.ResponseWriter, r *http.Request) {
 	pkg, token, ok := h.openPackage(w, r)
 	if !ok {
+		return
+	}
+	if pkg.CodeRequired && !h.granted(r, disclosure.ID(token)) {
+		p := h.newGatePage(r, pkg, token)
+		p.Sent = r.URL.Query().Get("sent") == "1"
+		if p.Sent {
+			p.Done = "download.sent"
+		}
+		h.render(w, http.StatusOK, "download_gate.html", p)
 		return
 	}
 	locale := pageLocale(r, pkg.Locale)
@@ -230,10 +245,15 @@ func (h *HTTP) handleDownload(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "download.html", p)
 }
 
-// handleDownloadJSON is GET /download/{token}/package.json.
+// handleDownloadJSON is GET /download/{token}/package.json; without the
+// grant a guarded package sends the browser to its code page.
 func (h *HTTP) handleDownloadJSON(w http.ResponseWriter, r *http.Request) {
-	pkg, _, ok := h.openPackage(w, r)
+	pkg, token, ok := h.openPackage(w, r)
 	if !ok {
+		return
+	}
+	if pkg.CodeRequired && !h.granted(r, disclosure.ID(token)) {
+		http.Redirect(w, r, "/download/"+token, http.StatusSeeOther)
 		return
 	}
 	b, err := json.MarshalIndent(pkg, "", "  ")
@@ -245,4 +265,144 @@ func (h *HTTP) handleDownloadJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="disclosure-`+pkg.Receipt+`.json"`)
 	h.Log.Info().Str("receipt", pkg.Receipt).Msg("disclosure package downloaded")
 	_, _ = w.Write(b)
+}
+
+// gatePage is the page of a guarded package before its code was entered:
+// nothing of the package but its language and expiry.
+type gatePage struct {
+	base
+	Token     string
+	ExpiresAt time.Time
+	// Sent: a code was just mailed. Done is a confirmation (a text key);
+	// Problem a refusal or failure, CodeError the message by the code field.
+	Sent               bool
+	Done               string
+	Problem, CodeError string
+	GrantMinutes       int
+}
+
+func (h *HTTP) newGatePage(r *http.Request, pkg *disclosure.Package, token string) gatePage {
+	locale := pageLocale(r, pkg.Locale)
+	p := gatePage{base: base{Locale: locale, TitleKey: "download_title"}, Token: token, ExpiresAt: pkg.ExpiresAt,
+		GrantMinutes: int(GrantTTL / time.Minute)}
+	p.Other = "/download/" + token + "?lang=" + p.OtherLocale()
+	return p
+}
+
+// redirectDownload answers a code request or a right code with the
+// package's page (post/redirect/get).
+func redirectDownload(w http.ResponseWriter, r *http.Request, token, locale, requestLocale string, q url.Values) {
+	if locale != requestLocale {
+		q.Set("lang", locale)
+	}
+	u := "/download/" + token
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// guarded opens the package of a POST to its code page; a package that
+// needs no code sends the browser back to it.
+func (h *HTTP) guarded(w http.ResponseWriter, r *http.Request) (*disclosure.Package, string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	pkg, token, ok := h.openPackage(w, r)
+	if !ok {
+		return nil, "", false
+	}
+	if !pkg.CodeRequired {
+		http.Redirect(w, r, "/download/"+token, http.StatusSeeOther)
+		return nil, "", false
+	}
+	return pkg, token, true
+}
+
+// gateFailed shows the code page again after a refused or failed action.
+func (h *HTTP) gateFailed(w http.ResponseWriter, r *http.Request, p gatePage, receipt, action string, err error) {
+	var rej *RejectedError
+	status := http.StatusConflict
+	switch {
+	case errors.As(err, &rej):
+		h.Log.Info().Str("receipt", receipt).Str("action", action).Msg("download action refused by the package workflow")
+		p.Problem = text(p.Locale, "download.refused."+action)
+	case errors.Is(err, ErrNotStarted):
+		p.Problem = text(p.Locale, "download.preparing")
+	default:
+		h.Log.Error().Err(err).Str("receipt", receipt).Str("action", action).Msg("download action failed")
+		p.Problem, status = text(p.Locale, "unavailable_text"), http.StatusServiceUnavailable
+	}
+	h.render(w, status, "download_gate.html", p)
+}
+
+// handleDownloadCode is POST /download/{token}/code: a one-time code is
+// mailed to the address the link was sent to.
+func (h *HTTP) handleDownloadCode(w http.ResponseWriter, r *http.Request) {
+	pkg, token, ok := h.guarded(w, r)
+	if !ok {
+		return
+	}
+	p := h.newGatePage(r, pkg, token)
+	if h.Requests == nil {
+		h.gateFailed(w, r, p, pkg.Receipt, "code", errors.New("no workflow client"))
+		return
+	}
+	// Once sent, the request completes even if the browser goes away.
+	if _, err := h.Requests.RequestDownloadCode(context.WithoutCancel(r.Context()), disclosure.ID(token)); err != nil {
+		h.gateFailed(w, r, p, pkg.Receipt, "code", err)
+		return
+	}
+	h.Log.Info().Str("receipt", pkg.Receipt).Msg("download code requested")
+	redirectDownload(w, r, token, p.Locale, pkg.Locale, url.Values{"sent": {"1"}})
+}
+
+// handleDownloadOpen is POST /download/{token}/open: the mailed code. The
+// right one gives this browser a grant and shows the package.
+func (h *HTTP) handleDownloadOpen(w http.ResponseWriter, r *http.Request) {
+	pkg, token, ok := h.guarded(w, r)
+	if !ok {
+		return
+	}
+	p := h.newGatePage(r, pkg, token)
+	p.Sent = true
+	code := normaliseCode(r.PostFormValue("code"))
+	if !validCode(code) {
+		p.CodeError = text(p.Locale, "download.malformed")
+		h.render(w, http.StatusUnprocessableEntity, "download_gate.html", p)
+		return
+	}
+	if h.Requests == nil {
+		h.gateFailed(w, r, p, pkg.Receipt, "open", errors.New("no workflow client"))
+		return
+	}
+	id := disclosure.ID(token)
+	res, err := h.Requests.OpenPackage(context.WithoutCancel(r.Context()), id, code)
+	if err != nil {
+		var rej *RejectedError
+		if errors.As(err, &rej) {
+			h.Log.Info().Str("receipt", pkg.Receipt).Msg("download code refused: no valid code")
+			p.CodeError = text(p.Locale, "download.nocode")
+			h.render(w, http.StatusUnprocessableEntity, "download_gate.html", p)
+			return
+		}
+		h.gateFailed(w, r, p, pkg.Receipt, "open", err)
+		return
+	}
+	outcome := strings.ToLower(strings.TrimPrefix(res.GetOutcome().String(), "OPEN_OUTCOME_"))
+	h.Log.Info().Str("receipt", pkg.Receipt).Str("outcome", outcome).Msg("download code entered")
+	switch res.GetOutcome() {
+	case dsrv1.OpenOutcome_OPEN_OUTCOME_OPENED:
+		if err := h.setGrant(w, r, token, id, pkg.ExpiresAt); err != nil {
+			h.gateFailed(w, r, p, pkg.Receipt, "open", err)
+			return
+		}
+		redirectDownload(w, r, token, p.Locale, pkg.Locale, url.Values{})
+		return
+	case dsrv1.OpenOutcome_OPEN_OUTCOME_WRONG:
+		p.CodeError = textf(p.Locale, "download.wrong", res.GetAttemptsLeft())
+	case dsrv1.OpenOutcome_OPEN_OUTCOME_LOCKED:
+		p.CodeError = text(p.Locale, "download.locked")
+	default:
+		p.CodeError = text(p.Locale, "download.expired")
+	}
+	h.render(w, http.StatusUnprocessableEntity, "download_gate.html", p)
 }

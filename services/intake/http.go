@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+
+	"madoguchi.dev/platform/seal"
 )
 
 // HTTP serves the pages, the JSON API and the health endpoints.
@@ -25,6 +27,12 @@ type HTTP struct {
 	Requests Requests
 	// Packages opens disclosure packages; nil makes download links unknown.
 	Packages Packages
+	// Ring seals the grants that let a browser see a guarded package once
+	// its code was entered; nil refuses every grant.
+	Ring *seal.Ring
+	// PublicURL is where the pages are published; an https URL makes the
+	// grant cookie Secure.
+	PublicURL string
 	// DisclosureFeeJPY is shown on the form for fee-bearing kinds (0: "a fee applies").
 	DisclosureFeeJPY int
 	// Limits are the per-client rate limits (zero: defaults).
@@ -64,6 +72,8 @@ func (h *HTTP) build() {
 	mux.HandleFunc("GET /status/{token}/fee", h.handleFee)
 	mux.HandleFunc("GET /download/{token}", h.handleDownload)
 	mux.HandleFunc("GET /download/{token}/package.json", h.handleDownloadJSON)
+	mux.HandleFunc("POST /download/{token}/code", h.handleDownloadCode)
+	mux.HandleFunc("POST /download/{token}/open", h.handleDownloadOpen)
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -41,6 +41,8 @@ type site struct {
 	ns   contract.Namespace
 	svc  *intake.Service
 	logs *syncBuffer
+	// handler is what srv serves (tests may call it with a chosen peer).
+	handler http.Handler
 }
 
 // siteOptions vary the handler; the zero value is the plain intake.
@@ -49,8 +51,11 @@ type siteOptions struct {
 	requests intake.Requests
 	packages intake.Packages
 	limits   intake.Limits
+	quota    intake.MailQuota
 	feeJPY   int
 	now      func() time.Time
+	// publicURL is HTTP.PublicURL (an https one makes grants Secure).
+	publicURL string
 }
 
 func newSite(t *testing.T, nc *nats.Conn) *site {
@@ -71,14 +76,15 @@ func newSiteWith(t *testing.T, o siteOptions) *site {
 	tw := &testWriter{t: t}
 	t.Cleanup(tw.stop)
 	log := zerolog.New(io.MultiWriter(s.logs, tw)).With().Timestamp().Logger()
-	s.svc = &intake.Service{Pool: pool, Ring: s.ring, Namespace: ns, Log: log}
+	s.svc = &intake.Service{Pool: pool, Ring: s.ring, Namespace: ns, Log: log, MailQuota: o.quota, Now: o.now}
 	h := &intake.HTTP{Service: s.svc, Pool: pool, NATS: o.nc, Log: log,
 		Requests: o.requests, Packages: o.packages, Limits: o.limits, DisclosureFeeJPY: o.feeJPY,
-		ReceiptWait: 300 * time.Millisecond, Now: o.now}
+		ReceiptWait: 300 * time.Millisecond, Now: o.now, Ring: s.ring, PublicURL: o.publicURL}
 	if o.requests == nil {
 		h.ReceiptWait = -1
 	}
-	s.srv = httptest.NewServer(h.Handler())
+	s.handler = h.Handler()
+	s.srv = httptest.NewServer(s.handler)
 	t.Cleanup(s.srv.Close)
 	return s
 }

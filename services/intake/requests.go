@@ -23,6 +23,10 @@ type Requests interface {
 	Verify(ctx context.Context, receipt, code string) (*dsrv1.VerifyIdentityResult, error)
 	Resend(ctx context.Context, receipt string) (*dsrv1.ResendCodeResult, error)
 	Withdraw(ctx context.Context, receipt, reason string) (*dsrv1.ActionResult, error)
+	// RequestDownloadCode and OpenPackage act on a disclosure package's
+	// workflow, named by the package id (disclosure.ID of the link's token).
+	RequestDownloadCode(ctx context.Context, packageID string) (*dsrv1.RequestDownloadCodeResult, error)
+	OpenPackage(ctx context.Context, packageID, code string) (*dsrv1.OpenPackageResult, error)
 }
 
 // Packages opens disclosure packages by download token (disclosure.Store).
@@ -99,11 +103,35 @@ func (t TemporalRequests) Withdraw(ctx context.Context, receipt, reason string) 
 	return &out, nil
 }
 
+// RequestDownloadCode has a one-time code mailed for a disclosure package.
+func (t TemporalRequests) RequestDownloadCode(ctx context.Context, packageID string) (*dsrv1.RequestDownloadCodeResult, error) {
+	var out dsrv1.RequestDownloadCodeResult
+	if err := t.updateWorkflow(ctx, contract.PackageWorkflowID(packageID), contract.UpdateRequestDownloadCode,
+		&dsrv1.RequestDownloadCode{}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OpenPackage submits the mailed code of a disclosure package.
+func (t TemporalRequests) OpenPackage(ctx context.Context, packageID, code string) (*dsrv1.OpenPackageResult, error) {
+	var out dsrv1.OpenPackageResult
+	if err := t.updateWorkflow(ctx, contract.PackageWorkflowID(packageID), contract.UpdateOpenPackage,
+		&dsrv1.OpenPackage{Code: code}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 func (t TemporalRequests) update(ctx context.Context, receipt, name string, arg, out any) error {
+	return t.updateWorkflow(ctx, contract.WorkflowID(receipt), name, arg, out)
+}
+
+func (t TemporalRequests) updateWorkflow(ctx context.Context, workflowID, name string, arg, out any) error {
 	ctx, cancel := t.ctx(ctx)
 	defer cancel()
 	h, err := t.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: contract.WorkflowID(receipt), UpdateName: name, Args: []any{arg},
+		WorkflowID: workflowID, UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -37,10 +37,17 @@ type Deps struct {
 	Requests Requests
 	// Packages opens disclosure packages for the download page.
 	Packages Packages
+	// PublicURL is where the pages are published (an https one makes the
+	// download grant cookie Secure).
+	PublicURL string
 	// DisclosureFeeJPY is the fee the form announces for fee-bearing kinds.
 	DisclosureFeeJPY int
-	// Limits are the per-client rate limits (zero: defaults).
+	// Limits are the per-client rate limits (zero: defaults); behind a
+	// reverse proxy, Limits.TrustedProxies names it.
 	Limits Limits
+	// MailQuota bounds the submissions a day whose mails go to one address
+	// (zero: no bound).
+	MailQuota MailQuota
 	// Retention is how long personal data is kept after a request ended
 	// (zero: DefaultRetention); PurgeInterval how often the purge runs
 	// (zero: hourly).
@@ -50,17 +57,18 @@ type Deps struct {
 }
 
 // Run migrates the database, then serves HTTP, relays the outbox, records
-// concluded requests and purges them after retention, until ctx ends; then
-// it drains HTTP requests in flight before returning.
+// concluded requests and purges them after retention (and the mail quota's
+// counters of past days), until ctx ends; then it drains HTTP requests in
+// flight before returning.
 func Run(ctx context.Context, d Deps) error {
 	if err := pgdb.Migrate(ctx, d.Pool, migrations.FS); err != nil {
 		return fmt.Errorf("intake: %w", err)
 	}
 	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
 	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake,
-		WriteConcurrency: d.WriteConcurrency}
+		WriteConcurrency: d.WriteConcurrency, MailQuota: d.MailQuota}
 	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log, Requests: d.Requests, Packages: d.Packages,
-		DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}
+		Ring: d.Ring, PublicURL: d.PublicURL, DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}
 	// ReadTimeout leaves time for two 5 MiB documents on a slow line.
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
@@ -81,6 +89,10 @@ func Run(ctx context.Context, d Deps) error {
 	// Files kept from failed form attempts that no request claimed.
 	g.Go(func() error { svc.purgeEvery(gctx, time.Hour, "unclaimed uploads", svc.PurgeStaleUploads); return nil })
 	g.Go(func() error { return svc.ConsumeConclusions(gctx, d.JS) })
+	g.Go(func() error {
+		svc.purgeEvery(gctx, time.Hour, "mail quota counters of past days", svc.PurgeMailQuota)
+		return nil
+	})
 	retention, interval := d.Retention, d.PurgeInterval
 	if retention <= 0 {
 		retention = DefaultRetention

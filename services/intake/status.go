@@ -67,7 +67,7 @@ func (p statusPage) CanWithdraw() bool {
 // BeforeFanOut: withdrawing still closes the request.
 func (p statusPage) BeforeFanOut() bool {
 	switch p.Status.GetStage() {
-	case "received", "verifying", "identity_review", "awaiting_fee", "staff_review":
+	case "received", "verifying", "locating", "identity_review", "awaiting_fee", "staff_review":
 		return true
 	}
 	return false
@@ -82,7 +82,7 @@ func (p statusPage) TodoKey() string {
 		return "todo." + s
 	case "identity_review", "awaiting_fee", "staff_review", "completed":
 		return "todo." + s
-	case "fan_out", "awaiting_entrusted", "notifying":
+	case "locating", "fan_out", "awaiting_entrusted", "notifying":
 		return "todo.processing"
 	}
 	return ""
@@ -111,7 +111,9 @@ func (p statusPage) Link(suffix string) string {
 // steps is the path of this request as the person sees it.
 func steps(s *dsrv1.RequestStatus) []step {
 	keys := []string{"stage.received", "stage.verifying"}
-	if s.GetFiledByAgent() {
+	// Every agent's filing is reviewed; another request shows the step once
+	// it is there (the binding rule can send any request to review).
+	if s.GetFiledByAgent() || s.GetStage() == "identity_review" {
 		keys = append(keys, "stage.identity_review")
 	}
 	if s.GetFee().GetRequired() {
@@ -120,7 +122,7 @@ func steps(s *dsrv1.RequestStatus) []step {
 	keys = append(keys, "step.processing", "stage.completed")
 	current := "stage." + s.GetStage()
 	switch s.GetStage() {
-	case "staff_review", "fan_out", "awaiting_entrusted", "notifying":
+	case "locating", "staff_review", "fan_out", "awaiting_entrusted", "notifying":
 		current = "step.processing"
 	case "closed":
 		current = ""

@@ -264,6 +264,12 @@ type Details struct {
 	Status          *dsrv1.RequestStatus
 	ExecutionStatus string
 	Audit           []AuditEntry
+	// Package is the disclosure package's use (downloads, codes), from its
+	// workflow's query; nil when there is none, or when the package is of a
+	// request from before identity-2026-12 (it has no workflow of its own).
+	Package *dsrv1.PackageStatus
+	// PackageUnavailable says why Package could not be read, if it could not.
+	PackageUnavailable string
 }
 
 // Show returns one request's status, timeline and audit rows. Any active
@@ -294,10 +300,31 @@ func (s *Service) Show(ctx context.Context, token, receipt string) (*Details, er
 	if err := v.Get(d.Status); err != nil {
 		return nil, fmt.Errorf("status of %s: %w", receipt, err)
 	}
+	if id := d.Status.GetPackageId(); id != "" {
+		d.Package, d.PackageUnavailable = s.packageStatus(ctx, id)
+	}
 	if d.Audit, err = s.Store.Audit(ctx, AuditFilter{Receipt: receipt}); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// packageStatus queries a disclosure package's workflow; a package without
+// one (delivered before identity-2026-12) has no status and no problem.
+func (s *Service) packageStatus(ctx context.Context, packageID string) (*dsrv1.PackageStatus, string) {
+	v, err := s.Temporal.QueryWorkflow(ctx, contract.PackageWorkflowID(packageID), "", contract.QueryPackage)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil, ""
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("package query failed: %v", err)
+	}
+	var st dsrv1.PackageStatus
+	if err := v.Get(&st); err != nil {
+		return nil, fmt.Sprintf("package status unreadable: %v", err)
+	}
+	return &st, ""
 }
 
 // Audit returns audit rows (newest first). Any active account may read.

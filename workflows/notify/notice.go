@@ -56,6 +56,7 @@ const (
 	Completion           Kind = "completion"            // done; optional download link
 	Withdrawn            Kind = "withdrawn"             // the person withdrew
 	DuplicateLinked      Kind = "duplicate_linked"      // merged into an earlier request
+	DownloadCode         Kind = "download_code"         // the one-time code that opens a disclosure package
 	// To the entrusting company's contact (委託元).
 	EntrustedNotice   Kind = "entrusted_notice"   // please instruct proceed/decline by a date
 	EntrustedReminder Kind = "entrusted_reminder" // no instruction yet
@@ -68,7 +69,7 @@ func Kinds() []Kind {
 	return []Kind{
 		Receipt, VerificationCode, VerificationReminder, Unverified,
 		FeeInstructions, FeeReminder, Unpaid, Extension, Decision, Completion,
-		Withdrawn, DuplicateLinked, EntrustedNotice, EntrustedReminder, StaffAlert,
+		Withdrawn, DuplicateLinked, DownloadCode, EntrustedNotice, EntrustedReminder, StaffAlert,
 	}
 }
 
@@ -105,7 +106,7 @@ type Data struct {
 	DueAt         time.Time `json:"due_at,omitzero"`          // answer, payment, instruction or verification due
 	PreviousDueAt time.Time `json:"previous_due_at,omitzero"` // Extension: the due date before
 
-	Code         string    `json:"code,omitempty"`      // VerificationCode
+	Code         string    `json:"code,omitempty"`      // VerificationCode, DownloadCode
 	ExpiresAt    time.Time `json:"expires_at,omitzero"` // code expiry / verification window end
 	AttemptsLeft int       `json:"attempts_left,omitempty"`
 
@@ -116,7 +117,10 @@ type Data struct {
 	Reason     grounds.RefusalReason `json:"reason,omitempty"`  // Decision: refusal code (wording from package grounds)
 	ReasonText string                `json:"reason_text,omitempty"`
 
-	DownloadURL       string    `json:"download_url,omitempty"`
+	DownloadURL string `json:"download_url,omitempty"`
+	// DownloadNeedsCode: opening the link asks for a one-time code mailed
+	// to the same address (packages since identity-2026-12).
+	DownloadNeedsCode bool      `json:"download_needs_code,omitempty"`
 	DownloadExpiresAt time.Time `json:"download_expires_at,omitzero"`
 	StatusURL         string    `json:"status_url,omitempty"`
 
@@ -158,6 +162,10 @@ func fieldsFor(k Kind) (fields, bool) {
 			req(fReceipt, fKindLabel, fJurisdiction, fReceivedAt)}, true
 	case VerificationCode:
 		return fields{req(fReceipt, fKindLabel, fCode, fExpiresAt, fAttemptsLeft, fStatusURL),
+			req(fReceipt, fKindLabel, fCode, fExpiresAt)}, true
+	case DownloadCode:
+		// The code alone: never the link it opens, which the person has.
+		return fields{req(fReceipt, fKindLabel, fCode, fExpiresAt),
 			req(fReceipt, fKindLabel, fCode, fExpiresAt)}, true
 	case VerificationReminder:
 		return fields{req(fReceipt, fKindLabel, fExpiresAt, fStatusURL),

@@ -165,6 +165,7 @@ func view(n Notice, fs fields) map[string]any {
 			v[f] = strings.TrimSpace(d.ReasonText)
 		case fDownloadURL:
 			v[f] = d.DownloadURL
+			v["DownloadNeedsCode"] = d.DownloadNeedsCode
 		case fDownloadExpiresAt:
 			v[f] = formatDateTime(d.DownloadExpiresAt, loc)
 		case fStatusURL:

@@ -96,7 +96,7 @@ func checkRendered(t *testing.T, n Notice, subject, text, html string) {
 }
 
 func TestEveryKindRendersInBothLocalesWithAllAndWithOnlyRequiredFields(t *testing.T) {
-	if len(Kinds()) != 15 {
+	if len(Kinds()) != 16 {
 		t.Fatalf("Kinds() = %d kinds", len(Kinds()))
 	}
 	for _, loc := range locales {
@@ -221,7 +221,7 @@ func TestInvalidNotices(t *testing.T) {
 	}
 }
 
-func TestVerificationCodeAppearsOnlyInTheCodeNoticeBody(t *testing.T) {
+func TestVerificationCodeAppearsOnlyInTheCodeNoticesBodies(t *testing.T) {
 	for _, loc := range locales {
 		for _, k := range Kinds() {
 			s, txt, html := mustRender(t, sampleNotice(k, loc))
@@ -229,7 +229,7 @@ func TestVerificationCodeAppearsOnlyInTheCodeNoticeBody(t *testing.T) {
 				t.Errorf("%s/%s: code in subject", loc, k)
 			}
 			has := strings.Contains(txt, "482917") && strings.Contains(html, "482917")
-			if has != (k == VerificationCode) {
+			if has != (k == VerificationCode || k == DownloadCode) {
 				t.Errorf("%s/%s: code shown = %v", loc, k, has)
 			}
 		}

@@ -27,6 +27,7 @@ func sampleData() Data {
 		Reason:              grounds.RiskToLifeBodyPropertyRights,
 		ReasonText:          "REASON-TEXT-SENTINEL 第三者の情報が含まれるため。",
 		DownloadURL:         "https://privacy.caresmiley.jp/download/DOWNLOAD-SENTINEL",
+		DownloadNeedsCode:   true,
 		DownloadExpiresAt:   time.Date(2026, 12, 10, 23, 59, 0, 0, jst),
 		StatusURL:           "https://privacy.caresmiley.jp/status/STATUS-SENTINEL",
 		CompanyName:         "株式会社サンプル介護",

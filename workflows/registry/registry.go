@@ -28,6 +28,10 @@ type Holder struct {
 	// SLA and MaxAttempts override the defaults for this holder.
 	SLA         Duration `json:"sla"`
 	MaxAttempts int      `json:"max_attempts"`
+	// MemberRegistry marks the holder whose records are the member
+	// register: only its locate may confirm a member number by the proven
+	// contact (holderkit's binding rule).
+	MemberRegistry bool `json:"member_registry"`
 }
 
 // Registry is the parsed configuration.

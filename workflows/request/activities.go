@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +18,7 @@ import (
 
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/disclosure"
+	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
@@ -34,6 +36,9 @@ type Activities struct {
 	JS        jetstream.JetStream
 	Namespace contract.Namespace
 	Ring      *seal.Ring
+	// Codes makes verification and download codes under the worker-only
+	// verification key ring (platform/onetime).
+	Codes     onetime.Codes
 	Pseudonym pseudonym.Key
 	Registry  *registry.Registry
 	Settings  Settings
@@ -57,6 +62,9 @@ type Settings struct {
 	EntrustedReminderBefore time.Duration `json:"entrusted_reminder_before"`
 	// PackageTTL is how long a disclosure package can be downloaded.
 	PackageTTL time.Duration `json:"package_ttl"`
+	// Download limits the one-time codes that open a package (since
+	// ChangeIdentity202612; zero in older histories).
+	Download DownloadPolicy `json:"download"`
 	// PublicURL is where the person's pages live (status, download links).
 	PublicURL string `json:"public_url"`
 	// CCPAAccessLimit per 12 months (Cal. Civ. Code 1798.100(d): two).
@@ -73,6 +81,7 @@ func DefaultSettings() Settings {
 		EntrustedWait:           10 * 24 * time.Hour,
 		EntrustedReminderBefore: 3 * 24 * time.Hour,
 		PackageTTL:              30 * 24 * time.Hour,
+		Download:                DefaultDownloadPolicy(),
 		PublicURL:               "http://127.0.0.1:8080",
 		CCPAAccessLimit:         2,
 		StaffMailbox:            "privacy-office@caresmiley.example.jp",
@@ -84,6 +93,8 @@ type HolderPlan struct {
 	Name        string        `json:"name"`
 	SLA         time.Duration `json:"sla"`
 	MaxAttempts int           `json:"max_attempts"`
+	// MemberRegistry: this holder's locate may confirm the member number.
+	MemberRegistry bool `json:"member_registry,omitempty"`
 }
 
 // Plan is the fan-out for a request.
@@ -106,6 +117,15 @@ type Prepared struct {
 	Locate []HolderPlan `json:"locate"`
 	// SubjectRef is the e-mail's pseudonym: links requests without PII.
 	SubjectRef string `json:"subject_ref"`
+	// CodeSecret and DownloadSecret are this request's random secrets for
+	// verification codes and for its download link and codes, sealed under
+	// the worker-only ring (platform/onetime); absent in requests prepared
+	// before ChangeIdentity202612.
+	CodeSecret     *dsrv1.Sealed `json:"code_secret,omitempty"`
+	DownloadSecret *dsrv1.Sealed `json:"download_secret,omitempty"`
+	// MemberNumberGiven: the person typed a member number, which proves
+	// nothing until a member registry confirms it by the proven contact.
+	MemberNumberGiven bool `json:"member_number_given,omitempty"`
 }
 
 // ActionFor maps a request kind to what holders are told to do.
@@ -131,6 +151,9 @@ func ActionFor(k dsrv1.RequestKind) dsrv1.Action {
 
 // PrepareInput is what Prepare needs.
 type PrepareInput struct {
+	// RequestID scopes the request's secrets (empty in histories from
+	// before ChangeIdentity202612).
+	RequestID    string            `json:"request_id,omitempty"`
 	Kind         dsrv1.RequestKind `json:"kind"`
 	Jurisdiction string            `json:"jurisdiction"`
 	ReceivedAt   time.Time         `json:"received_at"`
@@ -140,7 +163,7 @@ type PrepareInput struct {
 func plansOf(hs []registry.Holder) []HolderPlan {
 	var out []HolderPlan
 	for _, h := range hs {
-		out = append(out, HolderPlan{Name: h.Name, SLA: h.SLA.Duration, MaxAttempts: h.MaxAttempts})
+		out = append(out, HolderPlan{Name: h.Name, SLA: h.SLA.Duration, MaxAttempts: h.MaxAttempts, MemberRegistry: h.MemberRegistry})
 	}
 	return out
 }
@@ -168,11 +191,18 @@ func (a *Activities) Prepare(_ context.Context, in PrepareInput) (Prepared, erro
 		return Prepared{}, temporal.NewNonRetryableApplicationError("personal data envelope cannot be opened", "SealError", err)
 	}
 	p := Prepared{Settings: a.Settings, Deadlines: d, WarnAt: a.Deadline.WarnAt(d), Fee: assessment,
-		Plan:       Plan{Action: ActionFor(in.Kind)},
-		Locate:     plansOf(a.Registry.Serving(dsrv1.Action_ACTION_LOCATE)),
-		SubjectRef: a.Pseudonym.Of(pseudonym.Email, pd.GetSubject().GetEmail())}
+		Plan:              Plan{Action: ActionFor(in.Kind)},
+		Locate:            plansOf(a.Registry.Serving(dsrv1.Action_ACTION_LOCATE)),
+		SubjectRef:        a.Pseudonym.Of(pseudonym.Email, pd.GetSubject().GetEmail()),
+		MemberNumberGiven: strings.TrimSpace(pd.GetSubject().GetMemberId()) != ""}
 	if p.Plan.Action != dsrv1.Action_ACTION_UNSPECIFIED {
 		p.Plan.Holders = plansOf(a.Registry.Serving(p.Plan.Action))
+	}
+	if p.CodeSecret, err = a.Codes.NewSecret(onetime.Verification, in.RequestID); err != nil {
+		return Prepared{}, err
+	}
+	if p.DownloadSecret, err = a.Codes.NewSecret(onetime.Download, in.RequestID); err != nil {
+		return Prepared{}, err
 	}
 	return p, nil
 }
@@ -191,21 +221,38 @@ type IssueInput struct {
 	// Kind and Jurisdiction of the request, for the notice's wording.
 	Kind         string `json:"kind"`
 	Jurisdiction string `json:"jurisdiction"`
+	// Secret is the request's sealed code secret (Prepared.CodeSecret); nil
+	// in requests recorded before ChangeIdentity202612.
+	Secret *dsrv1.Sealed `json:"secret,omitempty"`
 }
 
-// code derives the issue's code from a secret, so that a retried activity
-// e-mails the same code it returns the hash of; the code itself never
-// enters workflow history.
-func (a *Activities) code(requestID string, issue int) string {
+// legacyCode is the code of a request recorded before
+// ChangeIdentity202612, whose history holds the code's SHA-256: derived
+// from the pseudonym key, so that its reminders and resends stay
+// consistent until the last such request ends. New requests never use it.
+func (a *Activities) legacyCode(requestID string, issue int) string {
 	m := hmac.New(sha256.New, []byte(a.Pseudonym.Of(pseudonym.Type("verification-code"), requestID)))
 	fmt.Fprintf(m, "%s:%d", requestID, issue)
 	n := binary.BigEndian.Uint64(m.Sum(nil)[:8]) % 1_000_000
 	return fmt.Sprintf("%06d", n)
 }
 
-// IssueVerificationCode e-mails the code and returns its hash.
+// IssueVerificationCode e-mails the code and returns its digest: a keyed
+// MAC under the request's secret (a SHA-256 for requests recorded before
+// ChangeIdentity202612). A retry mails the same code.
 func (a *Activities) IssueVerificationCode(ctx context.Context, in IssueInput) ([]byte, error) {
-	code := a.code(in.RequestID, in.Issue)
+	code, digest := a.legacyCode(in.RequestID, in.Issue), []byte(nil)
+	if in.Secret != nil {
+		var err error
+		if code, err = a.Codes.Code(in.Secret, onetime.Verification, in.RequestID, in.Issue); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError("verification secret cannot be opened", "SealError", err)
+		}
+		if digest, err = a.Codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, code); err != nil {
+			return nil, err
+		}
+	} else {
+		digest = verification.HashCode(code)
+	}
 	kindName := NoticeVerificationCode
 	data := NoticeData{Kind: in.Kind, Jurisdiction: in.Jurisdiction, ExpiresAt: in.ExpiresAt, Code: code}
 	if in.Reminder {
@@ -216,7 +263,27 @@ func (a *Activities) IssueVerificationCode(ctx context.Context, in IssueInput) (
 	if err != nil {
 		return nil, err
 	}
-	return verification.HashCode(code), nil
+	return digest, nil
+}
+
+// DigestInput asks for the digest of a code the person typed.
+type DigestInput struct {
+	RequestID string        `json:"request_id"`
+	Secret    *dsrv1.Sealed `json:"secret"`
+	Issue     int           `json:"issue"`
+	// Code is what the person typed, normalised; it is in the update's
+	// input already, and the digest is useless without the secret.
+	Code string `json:"code"`
+}
+
+// CodeDigest is a local activity: the keyed MAC of a typed code, to
+// compare with the issued code's (verification.State.CheckDigest).
+func (a *Activities) CodeDigest(_ context.Context, in DigestInput) ([]byte, error) {
+	d, err := a.Codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, in.Code)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("verification secret cannot be opened", "SealError", err)
+	}
+	return d, nil
 }
 
 // SendInput is one command to one holder.
@@ -231,6 +298,27 @@ type SendInput struct {
 	Corrections map[string]string `json:"corrections,omitempty"`
 	// Phase separates the command ids of successive fan-outs of one request.
 	Phase string `json:"phase"`
+	// Binding is what the requester has proved so far; nil in requests
+	// recorded before ChangeIdentity202612 (holders then cover only the
+	// subject's e-mail address).
+	Binding *CommandBinding `json:"binding,omitempty"`
+}
+
+// CommandBinding is the non-personal part of a command's dsr.v1.Binding; the
+// activity adds the proven address from the sealed personal data.
+type CommandBinding struct {
+	MemberConfirmed  bool `json:"member_confirmed"`
+	IdentityReviewed bool `json:"identity_reviewed"`
+}
+
+// ProvenEmail is the address a request's code proved control of, as far as
+// the subject's records are concerned: the subject's own address, or none
+// when an agent filed (the code went to the agent).
+func ProvenEmail(pd *dsrv1.PersonalData) string {
+	if pd.GetAgent().GetEmail() != "" {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(pd.GetSubject().GetEmail()))
 }
 
 // CommandID is stable per attempt: redelivery of one attempt deduplicates,
@@ -264,6 +352,12 @@ func (a *Activities) SendHolderCommand(ctx context.Context, in SendInput) error 
 	}
 	if len(in.Corrections) > 0 {
 		if cmd.Corrections, err = a.Ring.Message(&dsrv1.Corrections{Values: in.Corrections}); err != nil {
+			return err
+		}
+	}
+	if b := in.Binding; b != nil {
+		if cmd.Binding, err = a.Ring.Message(&dsrv1.Binding{ProvenEmail: ProvenEmail(&pd),
+			MemberConfirmed: b.MemberConfirmed, IdentityReviewed: b.IdentityReviewed}); err != nil {
 			return err
 		}
 	}
@@ -431,25 +525,35 @@ type PackageRef struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// AssemblePackage opens each holder's export and stores the sealed package.
+// AssemblePackage opens each holder's export and stores the sealed package
+// (requests from before ChangeIdentity202612; since, StorePackage).
 func (a *Activities) AssemblePackage(ctx context.Context, in PackageInput) (PackageRef, error) {
-	pkg := disclosure.Package{Receipt: in.Receipt, Kind: in.Kind, Locale: in.Locale, GeneratedAt: time.Now().UTC(),
-		ExpiresAt: in.ExpiresAt, Holders: map[string]json.RawMessage{}}
-	for _, s := range in.Exports {
-		var ex dsrv1.Export
-		if err := a.Ring.OpenMessage(s, &ex); err != nil {
-			return PackageRef{}, temporal.NewNonRetryableApplicationError("export envelope cannot be opened", "SealError", err)
-		}
-		if !json.Valid(ex.GetJson()) {
-			return PackageRef{}, temporal.NewNonRetryableApplicationError("holder "+ex.GetHolder()+" exported invalid JSON", "BadExport", nil)
-		}
-		pkg.Holders[ex.GetHolder()] = ex.GetJson()
+	pkg, err := a.assemble(in)
+	if err != nil {
+		return PackageRef{}, err
 	}
 	id, token, err := a.packages().Put(ctx, pkg)
 	if err != nil {
 		return PackageRef{}, err
 	}
 	return PackageRef{ID: id, Token: token, ExpiresAt: in.ExpiresAt}, nil
+}
+
+// assemble opens each holder's export into the package document.
+func (a *Activities) assemble(in PackageInput) (disclosure.Package, error) {
+	pkg := disclosure.Package{Receipt: in.Receipt, Kind: in.Kind, Locale: in.Locale, GeneratedAt: time.Now().UTC(),
+		ExpiresAt: in.ExpiresAt, Holders: map[string]json.RawMessage{}}
+	for _, s := range in.Exports {
+		var ex dsrv1.Export
+		if err := a.Ring.OpenMessage(s, &ex); err != nil {
+			return pkg, temporal.NewNonRetryableApplicationError("export envelope cannot be opened", "SealError", err)
+		}
+		if !json.Valid(ex.GetJson()) {
+			return pkg, temporal.NewNonRetryableApplicationError("holder "+ex.GetHolder()+" exported invalid JSON", "BadExport", nil)
+		}
+		pkg.Holders[ex.GetHolder()] = ex.GetJson()
+	}
+	return pkg, nil
 }
 
 func (a *Activities) packages() *disclosure.Store {

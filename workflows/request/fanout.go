@@ -89,7 +89,7 @@ func (r *run) startAttempt(ctx, actx workflow.Context, spec fanOutSpec, w *holde
 	return workflow.ExecuteActivity(actx, a.SendHolderCommand, SendInput{
 		RequestID: r.in.GetRequestId(), Receipt: r.in.GetReceipt(), Holder: w.plan.Name,
 		Action: spec.Action, Attempt: w.attempt, Personal: r.in.GetPersonal(), Include: spec.Include,
-		Corrections: spec.Corrections, Phase: spec.Phase,
+		Corrections: spec.Corrections, Phase: spec.Phase, Binding: r.binding,
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -104,8 +105,17 @@ func (r *run) validateVerify(u *dsrv1.VerifyIdentity) error {
 }
 
 func (r *run) onVerify(ctx workflow.Context) func(workflow.Context, *dsrv1.VerifyIdentity) (*dsrv1.VerifyIdentityResult, error) {
-	return func(_ workflow.Context, u *dsrv1.VerifyIdentity) (*dsrv1.VerifyIdentityResult, error) {
-		next, out := r.verification.Check(u.GetCode(), workflow.Now(ctx))
+	return func(hctx workflow.Context, u *dsrv1.VerifyIdentity) (*dsrv1.VerifyIdentityResult, error) {
+		var next verification.State
+		var out verification.Outcome
+		if r.identity {
+			var err error
+			if next, out, err = r.checkKeyed(hctx, u.GetCode()); err != nil {
+				return nil, err
+			}
+		} else {
+			next, out = r.verification.Check(u.GetCode(), workflow.Now(ctx))
+		}
 		r.verification = next
 		res := &dsrv1.VerifyIdentityResult{AttemptsLeft: int32(out.AttemptsLeft), ResendsLeft: int32(next.ResendsLeft())}
 		switch out.Result {
@@ -131,6 +141,36 @@ func (r *run) onVerify(ctx workflow.Context) func(workflow.Context, *dsrv1.Verif
 		return res, nil
 	}
 }
+
+// checkKeyed checks a typed code by its keyed digest, which only the
+// worker's CodeDigest can compute. The state is read again after the
+// digest arrives, and the digest made again if a resend replaced the code
+// meanwhile, so that two checks in flight never overwrite each other.
+func (r *run) checkKeyed(ctx workflow.Context, typed string) (verification.State, verification.Outcome, error) {
+	code := verification.NormalizeCode(typed)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for {
+		issue := r.codesIssued - 1
+		if !r.verification.Comparable(code, workflow.Now(ctx)) {
+			next, out := r.verification.CheckDigest(code, nil, workflow.Now(ctx))
+			return next, out, nil
+		}
+		var digest []byte
+		err := workflow.ExecuteLocalActivity(lctx, CodeDigestActivity, DigestInput{RequestID: r.in.GetRequestId(),
+			Secret: r.prepared.CodeSecret, Issue: issue, Code: code}).Get(ctx, &digest)
+		if err != nil {
+			return verification.State{}, verification.Outcome{}, fmt.Errorf("code digest: %w", err)
+		}
+		if issue == r.codesIssued-1 {
+			next, out := r.verification.CheckDigest(code, digest, workflow.Now(ctx))
+			return next, out, nil
+		}
+	}
+}
+
+// CodeDigestActivity is the registered name of Activities.CodeDigest, run as
+// a local activity from the verify update.
+const CodeDigestActivity = "CodeDigest"
 
 func (r *run) validateResend(*dsrv1.ResendCode) error {
 	if r.stage != StageVerifying {

@@ -13,6 +13,7 @@ package request_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/platform/onetime"
+	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/policy/deadline"
@@ -110,6 +113,16 @@ type (
 	noticeRec struct {
 		At time.Duration
 		request.NoticeInput
+		// LinkToken is the token SendNotice derives for the link from
+		// Data.DownloadLink (the real activity writes it into the mail).
+		LinkToken string
+	}
+	// downloadCodeRec is one download code mailed, with the code itself
+	// (what the person reads in the mail).
+	downloadCodeRec struct {
+		At time.Duration
+		request.DownloadCodeInput
+		Code string
 	}
 	issueRec struct {
 		At time.Duration
@@ -159,6 +172,8 @@ type harness struct {
 	Locate   []request.HolderPlan
 	Related  request.Related
 	Slow     []slowSend
+	// MemberNumberGiven is what Prepare finds in the personal data.
+	MemberNumberGiven bool
 
 	mu        sync.Mutex // activity mocks run on their own goroutines
 	prepares  int
@@ -168,6 +183,17 @@ type harness struct {
 	relatedIn []request.RelatedInput
 	packages  []request.PackageInput
 	purges    []purgeRec
+	stored    []request.StoreInput
+	// tokens are the download tokens StorePackage stored packages under.
+	tokens        []string
+	downloadCodes []downloadCodeRec
+	macChecks     []request.CodeMACInput
+	// payloads are the JSON of every activity's input and result and of
+	// every child workflow's input: what history would keep.
+	payloads []string
+	// codes derives download secrets, tokens and codes as the worker does,
+	// with a ring of the test's own.
+	codes     onetime.Codes
 	erasures  []request.ErasureInput
 	concluded []request.ConcludedInput
 	extends   []request.ExtendInput
@@ -178,14 +204,20 @@ type harness struct {
 	// versions: each workflow.GetVersion the workflow asked, in order, as
 	// "change=version".
 	versions []string
+	// digests: each typed code the workflow had the worker digest.
+	digests []request.DigestInput
 }
 
 func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ring, err := seal.NewRing("verify-test", map[string][]byte{"verify-test": []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment(), acts: &request.Activities{}, in: in,
-		Settings: testSettings(), Holders: []request.HolderPlan{holder("members")}}
+		Settings: testSettings(), Holders: []request.HolderPlan{holder("members")}, codes: onetime.Codes{Ring: ring}}
 	h.env.SetStartTime(t0)
 	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&observer{h: h}}})
 	h.recordTimers()
@@ -222,6 +254,36 @@ type observer struct {
 	h *harness
 }
 
+func (t *observer) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &observerActivity{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, h: t.h}
+}
+
+// observerActivity keeps each activity's input and result as JSON.
+type observerActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	h *harness
+}
+
+func (o *observerActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	res, err := o.Next.ExecuteActivity(ctx, in)
+	o.h.keepPayload(in.Args...)
+	o.h.keepPayload(res)
+	return res, err
+}
+
+// keepPayload records values as the JSON a data converter would write.
+func (h *harness) keepPayload(vs ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range vs {
+		b, err := json.Marshal(v)
+		if err != nil {
+			h.t.Errorf("payload %T: %v", v, err)
+		}
+		h.payloads = append(h.payloads, string(b))
+	}
+}
+
 func (t *observer) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
 	return &observerInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, h: t.h}
 }
@@ -246,6 +308,11 @@ func (o *observerOutbound) GetVersion(ctx workflow.Context, changeID string, min
 	o.h.versions = append(o.h.versions, fmt.Sprintf("%s=%d", changeID, v))
 	o.h.mu.Unlock()
 	return v
+}
+
+func (o *observerOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWorkflowType string, args ...any) workflow.ChildWorkflowFuture {
+	o.h.keepPayload(args...)
+	return o.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
 }
 
 func (o *observerOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, options workflow.TimerOptions) workflow.Future {
@@ -297,6 +364,13 @@ func (h *harness) mockActivities() {
 			if p.Plan.Action != dsrv1.Action_ACTION_UNSPECIFIED {
 				p.Plan.Holders = h.Holders
 			}
+			if p.DownloadSecret, err = h.codes.NewSecret(onetime.Download, in.RequestID); err != nil {
+				return request.Prepared{}, err
+			}
+			if p.CodeSecret, err = h.codes.NewSecret(onetime.Verification, in.RequestID); err != nil {
+				return request.Prepared{}, err
+			}
+			p.MemberNumberGiven = h.MemberNumberGiven
 			return p, nil
 		})
 	env.OnActivity(acts.IssueVerificationCode, mock.Anything, mock.Anything).Return(
@@ -304,13 +378,31 @@ func (h *harness) mockActivities() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.issues = append(h.issues, issueRec{h.since(), in})
-			return verification.HashCode(codes[in.Issue]), nil
+			if in.Secret == nil { // a request from before ChangeIdentity202612
+				return verification.HashCode(codes[in.Issue]), nil
+			}
+			return h.codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, codes[in.Issue])
+		})
+	env.OnActivity(request.CodeDigestActivity, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in request.DigestInput) ([]byte, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.digests = append(h.digests, in)
+			return h.codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, in.Code)
 		})
 	env.OnActivity(acts.SendNotice, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in request.NoticeInput) (string, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			h.notices = append(h.notices, noticeRec{h.since(), in})
+			rec := noticeRec{At: h.since(), NoticeInput: in}
+			if l := in.Data.DownloadLink; l != nil {
+				tok, err := h.codes.Token(l.Secret, onetime.Download, l.RequestID)
+				if err != nil {
+					return "", err
+				}
+				rec.LinkToken = tok
+			}
+			h.notices = append(h.notices, rec)
 			return in.ID, nil
 		})
 	recordSend := func(_ context.Context, in request.SendInput) error {
@@ -346,6 +438,36 @@ func (h *harness) mockActivities() {
 			defer h.mu.Unlock()
 			h.packages = append(h.packages, in)
 			return request.PackageRef{ID: "pkg-1", Token: "download-token-1", ExpiresAt: in.ExpiresAt}, nil
+		})
+	env.OnActivity(acts.StorePackage, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in request.StoreInput) (request.StoredPackage, error) {
+			tok, err := h.codes.Token(in.Secret, onetime.Download, in.RequestID)
+			if err != nil {
+				return request.StoredPackage{}, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.stored = append(h.stored, in)
+			h.tokens = append(h.tokens, tok)
+			return request.StoredPackage{ID: packageIDOf(tok), ExpiresAt: in.ExpiresAt}, nil
+		})
+	env.OnActivity(acts.IssueDownloadCode, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in request.DownloadCodeInput) ([]byte, error) {
+			code, err := h.codes.Code(in.Secret, onetime.Download, in.RequestID, in.Issue)
+			if err != nil {
+				return nil, err
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.downloadCodes = append(h.downloadCodes, downloadCodeRec{At: h.since(), DownloadCodeInput: in, Code: code})
+			return h.codes.MAC(in.Secret, onetime.Download, in.RequestID, in.Issue, code)
+		})
+	env.OnActivity(acts.DownloadCodeMAC, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in request.CodeMACInput) ([]byte, error) {
+			h.mu.Lock()
+			h.macChecks = append(h.macChecks, in)
+			h.mu.Unlock()
+			return h.codes.MAC(in.Secret, onetime.Download, in.RequestID, in.Issue, in.Code)
 		})
 	env.OnActivity(acts.PurgePackage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, id string) error {
@@ -490,7 +612,7 @@ func (h *harness) retryHolder(d time.Duration, name string) *update {
 // staff decide a minute later, when the commands go out.
 const (
 	verifiedAt = time.Minute
-	decidedAt  = 2 * time.Minute
+	decidedAt  = 3 * time.Minute
 )
 
 // verifiedAndApproved plays the usual path up to the fan-out: right code at

@@ -316,6 +316,9 @@ func TestRejectedIdentityReviewClosesIdentityRejectedWithADecisionNotice(t *test
 // The locate round asks holders whether the details match their records: a
 // PARTIAL "identifiers_mismatch" sends the request to staff identity review;
 // matching details go straight on.
+// A request from before ChangeIdentity202612 goes to review on a locate's
+// identifiers_mismatch, as it always did (binding_test.go has the rule of
+// requests since).
 func TestIdentifiersMismatchFromLocateSendsTheRequestToIdentityReview(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -328,6 +331,7 @@ func TestIdentifiersMismatchFromLocateSendsTheRequestToIdentityReview(t *testing
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := deletionJP(t)
+			h.startedBeforeIdentity()
 			h.Locate = []request.HolderPlan{holder("members")}
 			h.verify(verifiedAt, codes[0])
 			res := h.result("locate", "members", 1, tc.outcome)

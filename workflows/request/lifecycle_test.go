@@ -281,8 +281,12 @@ func TestCCPAThirdAccessRequestInTwelveMonthsIsRefused(t *testing.T) {
 
 // --- the answer ---
 
+// A request from before ChangeIdentity202612 keeps its course: the link in
+// the completion notice alone opens the package (download_test.go has the
+// course of requests since).
 func TestDisclosurePackageIsAssembledFromTheExportsAndPurgedWhenItsLinkExpires(t *testing.T) {
 	h := newHarness(t, submitted(dsrv1.RequestKind_REQUEST_KIND_DISCLOSURE, contract.JurisdictionCCPA)) // free, no staff decision
+	h.startedBeforeIdentity()
 	h.Holders = []request.HolderPlan{holder("members"), holder("billing"), holder("support")}
 	h.verify(verifiedAt, codes[0])
 	exportOf := func(name string) *dsrv1.Sealed {

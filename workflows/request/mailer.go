@@ -28,7 +28,7 @@ func (m NotifyMailer) Deliver(ctx context.Context, mail Mail) error {
 		ReceivedAt: d.ReceivedAt, DueAt: d.DueAt, PreviousDueAt: d.PreviousDueAt, Code: d.Code,
 		ExpiresAt: d.ExpiresAt, AttemptsLeft: d.AttemptsLeft, FeeJPY: d.FeeJPY,
 		Outcome: grounds.Outcome(d.Decision), Reason: grounds.RefusalReason(d.ReasonCode), ReasonText: d.ReasonText,
-		DownloadURL: mail.DownloadURL, StatusURL: mail.StatusURL, CompanyName: d.CompanyName,
+		DownloadURL: mail.DownloadURL, DownloadNeedsCode: d.DownloadLink != nil, StatusURL: mail.StatusURL, CompanyName: d.CompanyName,
 	}}
 	switch notify.Kind(mail.Kind) {
 	case notify.FeeInstructions, notify.FeeReminder:

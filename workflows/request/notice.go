@@ -28,6 +28,9 @@ const (
 	NoticeEntrustedReminder    = "entrusted_reminder"
 	NoticeDuplicateLinked      = "duplicate_linked"
 	NoticeStaffAlert           = "staff_alert"
+	// NoticeDownloadCode carries a one-time code opening a disclosure
+	// package (sent by the package's workflow).
+	NoticeDownloadCode = "download_code"
 )
 
 // Recipients.
@@ -49,19 +52,31 @@ type NoticeData struct {
 	DueAt         time.Time `json:"due_at,omitzero"`
 	PreviousDueAt time.Time `json:"previous_due_at,omitzero"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"`
-	// Code is set only inside IssueVerificationCode, never in history.
-	Code          string   `json:"-"`
-	AttemptsLeft  int      `json:"attempts_left,omitempty"`
-	FeeJPY        int      `json:"fee_jpy,omitempty"`
-	Decision      string   `json:"decision,omitempty"`
-	ReasonCode    string   `json:"reason_code,omitempty"`
-	ReasonText    string   `json:"reason_text,omitempty"`
-	DownloadToken string   `json:"download_token,omitempty"`
-	CompanyName   string   `json:"company_name,omitempty"`
-	Linked        []string `json:"linked,omitempty"`
-	Holders       []string `json:"holders,omitempty"`
-	Withdrawn     bool     `json:"withdrawn,omitempty"`
-	Alert         string   `json:"alert,omitempty"`
+	// Code is set only inside IssueVerificationCode and IssueDownloadCode,
+	// never in history.
+	Code          string `json:"-"`
+	AttemptsLeft  int    `json:"attempts_left,omitempty"`
+	FeeJPY        int    `json:"fee_jpy,omitempty"`
+	Decision      string `json:"decision,omitempty"`
+	ReasonCode    string `json:"reason_code,omitempty"`
+	ReasonText    string `json:"reason_text,omitempty"`
+	DownloadToken string `json:"download_token,omitempty"`
+	// DownloadLink (since ChangeIdentity202612, in place of DownloadToken)
+	// lets SendNotice derive the link itself: history keeps only the
+	// sealed secret, never the token.
+	DownloadLink *DownloadLink `json:"download_link,omitempty"`
+	CompanyName  string        `json:"company_name,omitempty"`
+	Linked       []string      `json:"linked,omitempty"`
+	Holders      []string      `json:"holders,omitempty"`
+	Withdrawn    bool          `json:"withdrawn,omitempty"`
+	Alert        string        `json:"alert,omitempty"`
+}
+
+// DownloadLink is where a download link comes from: the request's download
+// secret (sealed under the worker-only ring) and the scope it is bound to.
+type DownloadLink struct {
+	RequestID string        `json:"request_id"`
+	Secret    *dsrv1.Sealed `json:"secret"`
 }
 
 // NoticeInput asks for one notice to be e-mailed.
@@ -111,6 +126,13 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (string, er
 		}
 		if in.Data.DownloadToken != "" && a.Settings.PublicURL != "" {
 			m.DownloadURL = a.Settings.PublicURL + "/download/" + in.Data.DownloadToken
+		}
+		if l := in.Data.DownloadLink; l != nil && a.Settings.PublicURL != "" {
+			token, err := a.downloadToken(l.Secret, l.RequestID)
+			if err != nil {
+				return "", err
+			}
+			m.DownloadURL = a.Settings.PublicURL + "/download/" + token
 		}
 	case RecipientCompany:
 		m.To = in.CompanyEmail

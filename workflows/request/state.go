@@ -95,6 +95,11 @@ type run struct {
 	stage    Stage
 	// bundled: the request started with ChangeBundle202612.
 	bundled bool
+	// identity: the request started with ChangeIdentity202612.
+	identity bool
+	// binding is what holders are told the requester proved (nil before
+	// ChangeIdentity202612).
+	binding *CommandBinding
 
 	deadlines       deadline.Deadlines
 	warnAt          time.Time

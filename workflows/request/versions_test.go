@@ -7,15 +7,16 @@ import (
 	"madoguchi.dev/workflows/request"
 )
 
-// A request started now records one change, ChangeBundle202612, and runs
-// with every change before it: coalesced search attributes, one SLA timer
-// per fan-out round, the conclusion announced.
-func TestANewRequestRecordsOneChangeAndHasEveryEarlierOne(t *testing.T) {
+// A request started now records ChangeBundle202612, and runs with every
+// change before it (coalesced search attributes, one SLA timer per fan-out
+// round, the conclusion announced), and the change after it,
+// ChangeIdentity202612.
+func TestANewRequestRecordsTheBundleAndHasEveryEarlierChange(t *testing.T) {
 	h := deletionThroughStaff(t)
 	h.run()
 	h.completed()
 
-	if want := []string{request.ChangeBundle202612 + "=1"}; !slices.Equal(h.versions, want) {
+	if want := []string{request.ChangeBundle202612 + "=1", request.ChangeIdentity202612 + "=1"}; !slices.Equal(h.versions, want) {
 		t.Errorf("GetVersion asked %v; want %v alone", h.versions, want)
 	}
 	if got, want := h.upsertWithStage(request.StageLocating), []string{"DsrStage", "DsrSubjectRef"}; !slices.Equal(got, want) {
@@ -34,10 +35,11 @@ func TestANewRequestRecordsOneChangeAndHasEveryEarlierOne(t *testing.T) {
 func TestARequestFromBeforeTheBundleAsksForEachChangeWhereItDid(t *testing.T) {
 	h := deletionThroughStaff(t)
 	h.startedBeforeBundle()
+	h.startedBeforeIdentity()
 	h.run()
 	h.completed()
 
-	want := []string{request.ChangeBundle202612 + "=-1", request.ChangeCoalesceSearchAttributes + "=1",
+	want := []string{request.ChangeBundle202612 + "=-1", request.ChangeIdentity202612 + "=-1", request.ChangeCoalesceSearchAttributes + "=1",
 		request.ChangeFanOutRoundTimer + "=1", request.ChangeFanOutRoundTimer + "=1", request.ChangeAnnounceConclusion + "=1"}
 	if !slices.Equal(h.versions, want) {
 		t.Errorf("GetVersion asked %v; want %v", h.versions, want)

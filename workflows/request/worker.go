@@ -16,6 +16,7 @@ func Register(r interface {
 }, acts *Activities) {
 	r.RegisterWorkflowWithOptions(DataSubjectRequest, workflow.RegisterOptions{Name: contract.WorkflowType})
 	r.RegisterWorkflowWithOptions(PurgePackage, workflow.RegisterOptions{Name: PurgePackageWorkflowName})
+	r.RegisterWorkflowWithOptions(DisclosurePackage, workflow.RegisterOptions{Name: contract.PackageWorkflowType})
 	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 }
 

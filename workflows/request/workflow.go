@@ -1,7 +1,8 @@
 // Package request holds the DataSubjectRequest workflow: the lifecycle of
 // one privacy request, from receipt to the last notice, on durable timers.
-// workflow.go, fanout.go, handlers.go and state.go are deterministic
-// workflow code; activities.go and notice.go do the I/O.
+// workflow.go, fanout.go, handlers.go, state.go and download.go are
+// deterministic workflow code; activities.go, download_activities.go and
+// notice.go do the I/O.
 package request
 
 import (
@@ -43,6 +44,14 @@ const ChangeCoalesceSearchAttributes = "coalesce-search-attributes"
 // GetVersion of its own, as before.
 const ChangeBundle202612 = "bundle-2026-12"
 
+// ChangeIdentity202612 is the workflow.GetVersion change id of the identity
+// binding: codes derived from a worker-only secret and checked by a keyed
+// MAC, holders told what the requester proved (holderkit.Binding), identity
+// review for every record found only by a typed identifier, related
+// requests reported only once identity is established, and download links
+// that only the activity creating them knows.
+const ChangeIdentity202612 = "identity-2026-12"
+
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
 
@@ -76,6 +85,7 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 		return nil, err
 	}
 	r.bundled = workflow.GetVersion(ctx, ChangeBundle202612, workflow.DefaultVersion, 1) == 1
+	r.identity = workflow.GetVersion(ctx, ChangeIdentity202612, workflow.DefaultVersion, 1) == 1
 	coalesce := r.has(ctx, ChangeCoalesceSearchAttributes)
 	if coalesce {
 		r.coalesceUpserts(ctx)
@@ -85,7 +95,7 @@ func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outc
 	}
 	r.event(ctx, "received", "person", contract.KindName(in.GetKind()))
 
-	err := workflow.ExecuteActivity(actx, a.Prepare, PrepareInput{Kind: in.GetKind(), Jurisdiction: in.GetJurisdiction(),
+	err := workflow.ExecuteActivity(actx, a.Prepare, PrepareInput{RequestID: in.GetRequestId(), Kind: in.GetKind(), Jurisdiction: in.GetJurisdiction(),
 		ReceivedAt: in.GetSubmittedAt().AsTime(), Personal: in.GetPersonal()}).Get(ctx, &r.prepared)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
@@ -143,24 +153,43 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 	// Every path from here changes the stage within an activity or two.
 	r.upsertWithNextStage(ctx, SASubjectRef.ValueSet(r.prepared.SubjectRef))
 
-	// 2. Related requests: duplicates are linked and reported, never dropped.
-	if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
-		return refused, err
+	// 2. Related requests: duplicates are linked and reported, never
+	// dropped. A request since ChangeIdentity202612 reports them only once
+	// identity is established (after step 4): a code proves an address, not
+	// who the records of the typed identifiers belong to.
+	if !r.identity {
+		if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
+			return refused, err
+		}
+	} else {
+		r.binding = &CommandBinding{}
 	}
 
-	// 3. Where are the records, and for whom (委託)? Do the details match?
+	// 3. Where are the records, and for whom (委託)? Does the proven
+	// contact cover them?
 	if len(r.prepared.Locate) > 0 {
 		r.setStage(ctx, StageLocating)
 		located := r.fanOut(ctx, actx, fanOutSpec{Phase: "locate", Action: dsrv1.Action_ACTION_LOCATE,
 			Holders: r.prepared.Locate, Track: true})
-		for _, res := range located {
-			if res.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL && res.GetReason() == "identifiers_mismatch" {
-				r.mismatch = true
+		if r.identity {
+			r.bindLocated(located)
+		} else {
+			for _, res := range located {
+				if res.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL && res.GetReason() == "identifiers_mismatch" {
+					r.mismatch = true
+				}
 			}
 		}
 	}
+	if r.identity && r.prepared.MemberNumberGiven && !r.binding.MemberConfirmed {
+		// A member number that no member record confirms by the proven
+		// address goes to review whether or not records exist, so that the
+		// request's course never tells whether someone is a member.
+		r.mismatch = true
+	}
 
-	// 4. Staff identity review: every agent (代理人) and every mismatch.
+	// 4. Staff identity review: every agent (代理人) and every record the
+	// proven contact does not cover.
 	if verification.NeedsStaffReview(r.in.GetFiledByAgent(), !r.mismatch) {
 		reason := AttentionIdentityMismatch
 		if r.in.GetFiledByAgent() {
@@ -176,6 +205,14 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 		if !r.reviewApproved {
 			return r.close(ctx, actx, ClosedIdentityRejected, NoticeDecision,
 				NoticeData{Decision: "refuse", ReasonCode: "identity_not_verified", ReasonText: r.reviewReason})
+		}
+		if r.identity {
+			r.binding.IdentityReviewed = true
+		}
+	}
+	if r.identity {
+		if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
+			return refused, err
 		}
 	}
 
@@ -245,12 +282,23 @@ func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
 	data.Holders = r.holderNames(results)
 	data.Withdrawn = r.withdrawn
 	if plan.Action == dsrv1.Action_ACTION_EXPORT || plan.Action == dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS {
-		ref, err := r.assemblePackage(ctx, actx, results)
-		if err != nil {
-			return nil, err
+		if r.identity {
+			// The token stays out of history: the completion notice gets
+			// the sealed secret to derive the link from (download.go).
+			ref, link, err := r.deliverPackage(ctx, actx, results)
+			if err != nil {
+				return nil, err
+			}
+			out.PackageID = ref.ID
+			data.DownloadLink, data.ExpiresAt = link, ref.ExpiresAt
+		} else {
+			ref, err := r.assemblePackage(ctx, actx, results)
+			if err != nil {
+				return nil, err
+			}
+			out.PackageID = ref.ID
+			data.DownloadToken, data.ExpiresAt = ref.Token, ref.ExpiresAt
 		}
-		out.PackageID = ref.ID
-		data.DownloadToken, data.ExpiresAt = ref.Token, ref.ExpiresAt
 	}
 	r.notify(ctx, actx, NoticeCompletion, data)
 
@@ -351,7 +399,8 @@ func (r *run) issueCode(ctx, actx workflow.Context) error {
 	var hash []byte
 	err := workflow.ExecuteActivity(actx, a.IssueVerificationCode, IssueInput{RequestID: r.in.GetRequestId(),
 		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(), Issue: n,
-		ExpiresAt: expires, Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction()}).Get(ctx, &hash)
+		ExpiresAt: expires, Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction(),
+		Secret: r.codeSecret()}).Get(ctx, &hash)
 	if err != nil {
 		return fmt.Errorf("issue verification code: %w", err)
 	}
@@ -362,6 +411,32 @@ func (r *run) issueCode(ctx, actx workflow.Context) error {
 	r.verification, r.codesIssued, r.reminded = next, n+1, false
 	r.event(ctx, "code_sent", "system", fmt.Sprintf("code %d, valid until %s", n+1, expires.Format(time.RFC3339)))
 	return nil
+}
+
+// codeSecret is the request's code secret, nil for a request recorded
+// before ChangeIdentity202612 (its codes keep their SHA-256 digests).
+func (r *run) codeSecret() *dsrv1.Sealed {
+	if !r.identity {
+		return nil
+	}
+	return r.prepared.CodeSecret
+}
+
+// bindLocated reads the locate round under the binding rule: a member
+// registry's confirmation of the member number covers the records linked
+// to it; any record left unconfirmed sends the request to identity review.
+func (r *run) bindLocated(located map[string]*dsrv1.HolderResult) {
+	unconfirmed := 0
+	for _, h := range r.prepared.Locate {
+		res := located[h.Name]
+		if h.MemberRegistry && res.GetMemberConfirmed() {
+			r.binding.MemberConfirmed = true
+		}
+		unconfirmed += int(res.GetRecordsUnconfirmed())
+	}
+	if unconfirmed > 0 && !r.binding.MemberConfirmed {
+		r.mismatch = true
+	}
 }
 
 // awaitVerification waits for the code, reminding before expiry; it returns
@@ -377,7 +452,8 @@ func (r *run) awaitVerification(ctx, actx workflow.Context) bool {
 				_ = workflow.ExecuteActivity(actx, a.IssueVerificationCode, IssueInput{RequestID: r.in.GetRequestId(),
 					Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(),
 					Issue: r.codesIssued - 1, ExpiresAt: r.verification.ExpiresAt, Reminder: true,
-					Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction()}).Get(ctx, nil)
+					Kind: contract.KindName(r.in.GetKind()), Jurisdiction: r.in.GetJurisdiction(),
+					Secret: r.codeSecret()}).Get(ctx, nil)
 				r.event(ctx, "code_reminder", "system", "")
 				continue
 			}
@@ -516,7 +592,8 @@ func (r *run) awaitEntrusted(ctx, actx workflow.Context, results map[string]*dsr
 	}
 }
 
-// assemblePackage builds the disclosure package and schedules its purge.
+// assemblePackage builds the disclosure package and schedules its purge
+// (requests from before ChangeIdentity202612; since, deliverPackage).
 func (r *run) assemblePackage(ctx, actx workflow.Context, results map[string]*dsrv1.HolderResult) (PackageRef, error) {
 	var exports []*dsrv1.Sealed
 	for _, h := range r.prepared.Plan.Holders {
@@ -550,7 +627,9 @@ func (r *run) assemblePackage(ctx, actx workflow.Context, results map[string]*ds
 // PurgePackageWorkflowName is the registered name of PurgePackage.
 const PurgePackageWorkflowName = "PurgeDisclosurePackage"
 
-// PurgePackage deletes a disclosure package when its link expires.
+// PurgePackage deletes a disclosure package when its link expires (the
+// packages of requests from before ChangeIdentity202612; DisclosurePackage
+// purges the newer ones).
 func PurgePackage(ctx workflow.Context, id string, expiresAt time.Time) error {
 	if err := workflow.Sleep(ctx, until(ctx, expiresAt)); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
@@ -20,6 +21,8 @@ type fake struct {
 	actions []staff.Action
 	filter  staff.Filter
 	reject  string
+	// show replaces Show's answer.
+	show *staff.Details
 }
 
 func (f *fake) Do(_ context.Context, token string, a staff.Action) (staff.Outcome, error) {
@@ -42,6 +45,9 @@ func (f *fake) List(_ context.Context, token string, fl staff.Filter) ([]staff.S
 }
 
 func (f *fake) Show(context.Context, string, string) (*staff.Details, error) {
+	if f.show != nil {
+		return f.show, nil
+	}
 	return &staff.Details{ExecutionStatus: "Running", Status: &dsrv1.RequestStatus{Receipt: "20261126-7K3M9Q", Kind: "deletion",
 		Jurisdiction: "JP", Stage: "staff_review", WaitingFor: "a staff decision",
 		Timeline: []*dsrv1.TimelineEntry{{Event: "received", Actor: "person", Detail: "deletion"}}},
@@ -172,5 +178,25 @@ func TestDataConverterNeedsKeysOrTheCodecServer(t *testing.T) {
 	}
 	if _, err := DataConverter(Conn{Keys: "k1:short"}); err == nil {
 		t.Error("bad key ring accepted")
+	}
+}
+
+func TestShowPrintsHowOftenTheDisclosurePackageWasDownloaded(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	expires := time.Date(2026, 12, 26, 1, 0, 0, 0, time.UTC)
+	st := &dsrv1.RequestStatus{Receipt: "20261126-7K3M9Q", Kind: "disclosure", Jurisdiction: "JP", Stage: "completed",
+		PackageId: id, PackageExpiresAt: timestamppb.New(expires)}
+	f := &fake{show: &staff.Details{ExecutionStatus: "Completed", Status: st, Package: &dsrv1.PackageStatus{PackageId: id,
+		Downloads: 2, LastDownloadAt: timestamppb.New(expires.Add(-48 * time.Hour)), CodesIssued: 3, CodesLeft: 7,
+		ExpiresAt: timestamppb.New(expires)}}}
+	code, out, _ := run(t, f, withToken, "show", "20261126-7K3M9Q")
+	for _, want := range []string{"package", id[:12] + "…", "downloads", "2 (last ", "codes sent 3, 7 left"} {
+		if code != ExitOK || !strings.Contains(out, want) {
+			t.Errorf("show output lacks %q:\n%s", want, out)
+		}
+	}
+	f.show.Package = nil
+	if _, out, _ = run(t, f, withToken, "show", "20261126-7K3M9Q"); !strings.Contains(out, "not counted") {
+		t.Errorf("an older request's package:\n%s", out)
 	}
 }

@@ -113,6 +113,26 @@ func printDetails(w io.Writer, d *staff.Details) {
 	if len(s.GetLinkedReceipts()) > 0 {
 		row("linked", strings.Join(s.GetLinkedReceipts(), ", "))
 	}
+	if id := s.GetPackageId(); id != "" {
+		row("package", fmt.Sprintf("%s…, expires %s", id[:min(12, len(id))], minute(pbTime(s.GetPackageExpiresAt()))))
+		switch p := d.Package; {
+		case p != nil:
+			last := "never"
+			if p.GetLastDownloadAt() != nil {
+				last = "last " + minute(pbTime(p.GetLastDownloadAt()))
+			}
+			state := ""
+			if p.GetPurged() {
+				state = ", purged"
+			}
+			row("downloads", fmt.Sprintf("%d (%s); codes sent %d, %d left%s", p.GetDownloads(), last,
+				p.GetCodesIssued(), p.GetCodesLeft(), state))
+		case d.PackageUnavailable != "":
+			row("downloads", "unknown: "+d.PackageUnavailable)
+		default:
+			row("downloads", "not counted (link-only package of an older request)")
+		}
+	}
 	_ = tw.Flush()
 	if len(s.GetHolders()) > 0 {
 		fmt.Fprintln(w, "Holders")

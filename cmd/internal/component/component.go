@@ -27,6 +27,7 @@ import (
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/logging"
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
@@ -55,6 +56,9 @@ type Config struct {
 	Keys string `env:"MADOGUCHI_KEYS"`
 	// PseudonymKey (base64, ≥32 bytes) derives pseudonymous ids in events.
 	PseudonymKey string `env:"MADOGUCHI_PSEUDONYM_KEY"`
+	// VerificationKeys is the worker's own ring (same format as Keys): it
+	// seals the secrets one-time codes are made from. Only the worker holds it.
+	VerificationKeys string `env:"MADOGUCHI_VERIFICATION_KEYS"`
 	// StreamReplicas for JetStream streams (3 on a production cluster).
 	StreamReplicas int `env:"MADOGUCHI_STREAM_REPLICAS" envDefault:"1"`
 	// RegistryFile names a holders.yaml; empty uses the built-in one.
@@ -98,6 +102,13 @@ type Config struct {
 	// IntakeWriteConcurrency: the intake's insert statements in flight;
 	// submissions arriving meanwhile share the next one (group commit).
 	IntakeWriteConcurrency int `env:"INTAKE_WRITE_CONCURRENCY" envDefault:"1"`
+	// IntakeTrustedProxies lists the reverse proxies in front of the intake
+	// (CIDR prefixes, comma-separated): only a request from one of them is
+	// named by its X-Forwarded-For for the per-client limits.
+	IntakeTrustedProxies string `env:"INTAKE_TRUSTED_PROXIES"`
+	// IntakeMailPerAddressPerDay bounds the submissions a day (JST) whose
+	// mails go to one e-mail address (0: no bound).
+	IntakeMailPerAddressPerDay int `env:"INTAKE_MAIL_PER_ADDRESS_PER_DAY" envDefault:"5"`
 	// HolderDatabaseURLs are read from HOLDER_<NAME>_DATABASE_URL, one per
 	// holder: each holder owns its database.
 	HolderDatabaseURLs map[string]string `env:"-"`
@@ -230,6 +241,10 @@ func (rt *Runtime) mailer() request.Mailer {
 // RunIntake serves the form and API and relays the outbox.
 func (rt *Runtime) RunIntake(ctx context.Context) error {
 	log := rt.Log.With().Str("component", "intake").Logger()
+	proxies, err := intake.ParseTrustedProxies(rt.Config.IntakeTrustedProxies)
+	if err != nil {
+		return fmt.Errorf("intake: INTAKE_TRUSTED_PROXIES: %w", err)
+	}
 	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("intake: %w", err)
@@ -253,12 +268,18 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 		return fmt.Errorf("intake: %w", err)
 	}
 	defer tc.Close()
-	log.Info().Str("addr", ln.Addr().String()).Msg("intake serving")
+	log.Info().Str("addr", ln.Addr().String()).Int("trusted_proxies", len(proxies)).
+		Int("mail_per_address_per_day", rt.Config.IntakeMailPerAddressPerDay).Msg("intake serving")
 	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
 		Requests:         intake.TemporalRequests{Client: tc},
 		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
+		PublicURL:        rt.Config.PublicURL,
 		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention,
-		WriteConcurrency: rt.Config.IntakeWriteConcurrency})
+		WriteConcurrency: rt.Config.IntakeWriteConcurrency,
+		Limits:           intake.Limits{TrustedProxies: proxies},
+		// The counter's key hashes the address with the pseudonym key
+		// every component holds already: no new secret to manage.
+		MailQuota: intake.MailQuota{PerDay: rt.Config.IntakeMailPerAddressPerDay, Key: rt.Pseudonym}})
 }
 
 // Reseal re-seals what the intake stores under older keys with the active
@@ -318,7 +339,15 @@ func (rt *Runtime) RunWorker(ctx context.Context) error {
 	if err := request.RegisterSearchAttributes(ctx, tc, rt.Config.TemporalNamespace); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	if rt.Config.VerificationKeys == "" {
+		return fmt.Errorf("worker: MADOGUCHI_VERIFICATION_KEYS is required (generate one with `madoguchi keygen`)")
+	}
+	vring, err := seal.ParseRing(rt.Config.VerificationKeys)
+	if err != nil {
+		return fmt.Errorf("worker: MADOGUCHI_VERIFICATION_KEYS: %w", err)
+	}
 	w := request.NewWorker(tc, &request.Activities{JS: js, Namespace: rt.Namespace, Ring: rt.Ring,
+		Codes:     onetime.Codes{Ring: vring},
 		Pseudonym: rt.Pseudonym, Registry: rt.Registry, Settings: rt.Settings(),
 		Deadline: deadline.Policy{JPTargetBusinessDays: rt.Config.JPTargetDays},
 		Mailer:   rt.mailer(), Temporal: tc})

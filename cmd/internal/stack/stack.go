@@ -137,7 +137,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		return err
 	}
 
-	keys, psn, err := devKeys(o)
+	keys, err := devKeys(o)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,8 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	cfg.NATSURL, cfg.TemporalAddress, cfg.TemporalNamespace = s.NATS.URL, s.Temporal.HostPort, s.Temporal.Namespace
-	cfg.SubjectRoot, cfg.Keys, cfg.PseudonymKey = o.SubjectRoot, keys, psn
+	cfg.SubjectRoot, cfg.Keys, cfg.PseudonymKey = o.SubjectRoot, keys["MADOGUCHI_KEYS"], keys["MADOGUCHI_PSEUDONYM_KEY"]
+	cfg.VerificationKeys = keys["MADOGUCHI_VERIFICATION_KEYS"]
 	cfg.RegistryFile = o.RegistryFile
 	cfg.SMTPAddr = s.Mail.SMTPAddr
 	if s.Databases["intake"], err = pgdb.EnsureDatabase(ctx, s.Postgres.AdminURL, o.DatabasePrefix+"_intake"); err != nil {
@@ -434,42 +435,58 @@ func (s *Stack) waitReady(ctx context.Context) error {
 	return fmt.Errorf("intake not ready at %s after 60s", url)
 }
 
-// devKeys returns the key ring and pseudonym key: given, stored in Dir, or new.
-func devKeys(o Options) (keys, psn string, err error) {
-	keys, psn = o.Keys, o.PseudonymKey
+// devKeys returns the keys each component needs, by variable name: given in
+// o, stored in Dir (with PersistKeys), or new.
+func devKeys(o Options) (map[string]string, error) {
+	newRing := func(id string) func() (string, error) { return func() (string, error) { return seal.NewKeySpec(id) } }
+	secret := func() (string, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		return base64.StdEncoding.EncodeToString(b), nil
+	}
+	vars := []struct {
+		name  string
+		given string
+		make  func() (string, error)
+	}{
+		{"MADOGUCHI_KEYS", o.Keys, newRing("dev1")},
+		{"MADOGUCHI_PSEUDONYM_KEY", o.PseudonymKey, secret},
+		{"MADOGUCHI_VERIFICATION_KEYS", "", newRing("verify1")},
+	}
+	keys := map[string]string{}
 	file := filepath.Join(o.Dir, "keys.env")
-	if o.PersistKeys && (keys == "" || psn == "") {
+	if o.PersistKeys {
 		if b, err := os.ReadFile(file); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "MADOGUCHI_KEYS="); ok && keys == "" {
-					keys = v
-				}
-				if v, ok := strings.CutPrefix(line, "MADOGUCHI_PSEUDONYM_KEY="); ok && psn == "" {
-					psn = v
+				if name, v, ok := strings.Cut(line, "="); ok && v != "" {
+					keys[name] = v
 				}
 			}
 		}
 	}
-	if keys == "" {
-		if keys, err = seal.NewKeySpec("dev1"); err != nil {
-			return "", "", err
+	var content strings.Builder
+	for _, v := range vars {
+		if v.given != "" {
+			keys[v.name] = v.given
 		}
-	}
-	if psn == "" {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", "", err
+		if keys[v.name] == "" {
+			k, err := v.make()
+			if err != nil {
+				return nil, fmt.Errorf("generate %s: %w", v.name, err)
+			}
+			keys[v.name] = k
 		}
-		psn = base64.StdEncoding.EncodeToString(b)
+		content.WriteString(v.name + "=" + keys[v.name] + "\n")
 	}
 	if o.PersistKeys {
 		if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-			return "", "", err
+			return nil, err
 		}
-		content := "MADOGUCHI_KEYS=" + keys + "\nMADOGUCHI_PSEUDONYM_KEY=" + psn + "\n"
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			return "", "", fmt.Errorf("store dev keys: %w", err)
+		if err := os.WriteFile(file, []byte(content.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("store dev keys: %w", err)
 		}
 	}
-	return keys, psn, nil
+	return keys, nil
 }

@@ -3,9 +3,11 @@
 // a one-time code state machine, the code format, and when a request must go
 // to staff review instead.
 //
-// The random code is generated in an activity, not here; the workflow only
-// ever holds its SHA-256 hash, so the code itself is never stored in
-// workflow history.
+// The code is made in an activity, not here, from a random secret only the
+// worker can open (platform/onetime); the workflow only ever holds the
+// code's digest, a keyed MAC under that secret, so neither the code nor
+// anything a guess could be tested against is stored in workflow history.
+// Requests recorded before that keep a SHA-256 digest (HashCode).
 package verification
 
 import (
@@ -89,12 +91,10 @@ func (p Policy) ValidCodeFormat(code string) bool {
 // ValidCodeFormat is Policy.ValidCodeFormat with the default 6 digits.
 func ValidCodeFormat(code string) bool { return Policy{}.ValidCodeFormat(code) }
 
-// HashCode returns the SHA-256 of the normalised code. The activity that
-// generates a code and Check both hash through here, so a full-width entry
-// matches. A 6-digit code has only a million values, so the hash keeps the
-// code out of logs and history but is not a secret against someone who can
-// read history: short TTL, attempt limits and history encryption are what
-// protect it.
+// HashCode returns the SHA-256 of the normalised code: the digest of
+// requests recorded before keyed digests. A 6-digit code has only a
+// million values, so this digest is reversed by anyone who reads history;
+// new requests use a keyed MAC (CheckDigest) instead.
 func HashCode(code string) []byte {
 	sum := sha256.Sum256([]byte(NormalizeCode(code)))
 	return sum[:]
@@ -124,7 +124,7 @@ type Outcome struct {
 // return a new State and never modify the receiver.
 type State struct {
 	Policy    Policy
-	CodeHash  []byte // SHA-256 of the current code; nil once verified or locked
+	CodeHash  []byte // digest of the current code; nil once verified or locked
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	Attempts  int // wrong attempts against the current code
@@ -140,7 +140,7 @@ func NewState(p Policy) State { return State{Policy: p} }
 var (
 	ErrTooManyResends  = errors.New("verification: no resends left")
 	ErrAlreadyVerified = errors.New("verification: already verified")
-	ErrBadHash         = errors.New("verification: code hash must be a SHA-256 digest")
+	ErrBadHash         = errors.New("verification: code digest must be 32 bytes (SHA-256 or HMAC-SHA256)")
 )
 
 // Issue records a newly sent code (given as its hash) at now. The first
@@ -171,11 +171,26 @@ func (s State) Issue(codeHash []byte, now time.Time) (State, error) {
 	return next, nil
 }
 
-// Check compares code with the issued one at now. The code is valid while
-// now is before ExpiresAt. Hashes are compared in constant time. Only a
-// well-formed wrong code uses up an attempt; the last allowed wrong attempt
-// locks the code.
+// Check compares code with the issued one at now by HashCode (requests
+// whose digests are SHA-256). It is CheckDigest with HashCode(code).
 func (s State) Check(code string, now time.Time) (State, Outcome) {
+	return s.CheckDigest(code, HashCode(code), now)
+}
+
+// Comparable reports whether a check of code at now would compare digests:
+// the code is well-formed and a live code is waiting. Only then is a
+// digest worth computing.
+func (s State) Comparable(code string, now time.Time) bool {
+	return !s.Verified && !s.Locked && len(s.CodeHash) > 0 && now.Before(s.ExpiresAt) &&
+		s.Policy.normalized().ValidCodeFormat(code)
+}
+
+// CheckDigest checks code, whose digest (computed the way the issued
+// code's was) is digest, at now. The code is valid while now is before
+// ExpiresAt. Digests are compared in constant time. Only a well-formed
+// wrong code uses up an attempt; the last allowed wrong attempt locks the
+// code.
+func (s State) CheckDigest(code string, digest []byte, now time.Time) (State, Outcome) {
 	p := s.Policy.normalized()
 	switch {
 	case s.Verified:
@@ -190,7 +205,7 @@ func (s State) Check(code string, now time.Time) (State, Outcome) {
 		return s, Outcome{Result: Malformed, AttemptsLeft: p.MaxAttempts - s.Attempts}
 	}
 	next := s
-	if subtle.ConstantTimeCompare(HashCode(code), s.CodeHash) == 1 {
+	if subtle.ConstantTimeCompare(digest, s.CodeHash) == 1 {
 		next.Verified = true
 		next.CodeHash = nil // no longer needed; keep nothing we do not need
 		return next, Outcome{Result: Verified}

@@ -270,3 +270,44 @@ func TestNeedsStaffReview(t *testing.T) {
 		})
 	}
 }
+
+// A keyed digest is compared as it is given: the state never derives it
+// from the code, so a digest only the worker can compute is what counts.
+func TestCheckDigestComparesTheGivenDigestNotTheCodesHash(t *testing.T) {
+	keyed := sha256.Sum256([]byte("worker-only MAC of 123456"))
+	s, err := NewState(DefaultPolicy()).Issue(keyed[:], t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, out := s.Check("123456", t0.Add(time.Minute)); out.Result != Wrong {
+		t.Errorf("the code's plain SHA-256 checked as %v; want wrong", out.Result)
+	}
+	if next, out := s.CheckDigest("123456", keyed[:], t0.Add(time.Minute)); out.Result != Verified || !next.Verified || next.CodeHash != nil {
+		t.Errorf("the issued digest checked as %v; want verified, with the digest dropped", out.Result)
+	}
+	other := sha256.Sum256([]byte("another"))
+	if _, out := s.CheckDigest("123456", other[:], t0.Add(time.Minute)); out.Result != Wrong || out.AttemptsLeft != 4 {
+		t.Errorf("another digest checked as %v (%d left); want wrong, 4 left", out.Result, out.AttemptsLeft)
+	}
+}
+
+func TestADigestIsWorthComputingOnlyForAWellFormedCodeWhileOneIsLive(t *testing.T) {
+	s := issued(t, DefaultPolicy(), "123456")
+	for _, tc := range []struct {
+		name  string
+		state State
+		code  string
+		at    time.Time
+		want  bool
+	}{
+		{"well-formed, live", s, "１２３４５６", t0.Add(time.Minute), true},
+		{"malformed", s, "12ab", t0.Add(time.Minute), false},
+		{"expired", s, "123456", t0.Add(25 * time.Hour), false},
+		{"not issued", NewState(DefaultPolicy()), "123456", t0, false},
+		{"verified", State{Verified: true}, "123456", t0, false},
+	} {
+		if got := tc.state.Comparable(tc.code, tc.at); got != tc.want {
+			t.Errorf("%s: Comparable = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

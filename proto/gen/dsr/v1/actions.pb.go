@@ -9,6 +9,7 @@ package dsrv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -83,6 +84,63 @@ func (VerifyOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{0}
 }
 
+type OpenOutcome int32
+
+const (
+	OpenOutcome_OPEN_OUTCOME_UNSPECIFIED OpenOutcome = 0
+	OpenOutcome_OPEN_OUTCOME_OPENED      OpenOutcome = 1
+	OpenOutcome_OPEN_OUTCOME_WRONG       OpenOutcome = 2
+	// Too many wrong codes: this code is dead; a new one may be requested.
+	OpenOutcome_OPEN_OUTCOME_LOCKED OpenOutcome = 3
+	// The code expired, was used, or was replaced by a newer one meanwhile.
+	OpenOutcome_OPEN_OUTCOME_EXPIRED OpenOutcome = 4
+)
+
+// Enum value maps for OpenOutcome.
+var (
+	OpenOutcome_name = map[int32]string{
+		0: "OPEN_OUTCOME_UNSPECIFIED",
+		1: "OPEN_OUTCOME_OPENED",
+		2: "OPEN_OUTCOME_WRONG",
+		3: "OPEN_OUTCOME_LOCKED",
+		4: "OPEN_OUTCOME_EXPIRED",
+	}
+	OpenOutcome_value = map[string]int32{
+		"OPEN_OUTCOME_UNSPECIFIED": 0,
+		"OPEN_OUTCOME_OPENED":      1,
+		"OPEN_OUTCOME_WRONG":       2,
+		"OPEN_OUTCOME_LOCKED":      3,
+		"OPEN_OUTCOME_EXPIRED":     4,
+	}
+)
+
+func (x OpenOutcome) Enum() *OpenOutcome {
+	p := new(OpenOutcome)
+	*p = x
+	return p
+}
+
+func (x OpenOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OpenOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_dsr_v1_actions_proto_enumTypes[1].Descriptor()
+}
+
+func (OpenOutcome) Type() protoreflect.EnumType {
+	return &file_dsr_v1_actions_proto_enumTypes[1]
+}
+
+func (x OpenOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OpenOutcome.Descriptor instead.
+func (OpenOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{1}
+}
+
 type DecisionOutcome int32
 
 const (
@@ -119,11 +177,11 @@ func (x DecisionOutcome) String() string {
 }
 
 func (DecisionOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_dsr_v1_actions_proto_enumTypes[1].Descriptor()
+	return file_dsr_v1_actions_proto_enumTypes[2].Descriptor()
 }
 
 func (DecisionOutcome) Type() protoreflect.EnumType {
-	return &file_dsr_v1_actions_proto_enumTypes[1]
+	return &file_dsr_v1_actions_proto_enumTypes[2]
 }
 
 func (x DecisionOutcome) Number() protoreflect.EnumNumber {
@@ -132,7 +190,7 @@ func (x DecisionOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DecisionOutcome.Descriptor instead.
 func (DecisionOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{1}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{2}
 }
 
 // VerifyIdentity submits the one-time code from the verification e-mail.
@@ -367,6 +425,215 @@ func (x *Withdraw) GetReason() string {
 	return ""
 }
 
+// RequestDownloadCode asks for a one-time code that opens a disclosure
+// package, e-mailed to the address the download link was sent to. A new
+// code replaces the one before; a package has a limited number of codes.
+type RequestDownloadCode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestDownloadCode) Reset() {
+	*x = RequestDownloadCode{}
+	mi := &file_dsr_v1_actions_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestDownloadCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestDownloadCode) ProtoMessage() {}
+
+func (x *RequestDownloadCode) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_actions_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestDownloadCode.ProtoReflect.Descriptor instead.
+func (*RequestDownloadCode) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{5}
+}
+
+type RequestDownloadCodeResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Codes that may still be asked for after this one.
+	CodesLeft int32 `protobuf:"varint,1,opt,name=codes_left,json=codesLeft,proto3" json:"codes_left,omitempty"`
+	// When the code just e-mailed stops working.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestDownloadCodeResult) Reset() {
+	*x = RequestDownloadCodeResult{}
+	mi := &file_dsr_v1_actions_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestDownloadCodeResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestDownloadCodeResult) ProtoMessage() {}
+
+func (x *RequestDownloadCodeResult) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_actions_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestDownloadCodeResult.ProtoReflect.Descriptor instead.
+func (*RequestDownloadCodeResult) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RequestDownloadCodeResult) GetCodesLeft() int32 {
+	if x != nil {
+		return x.CodesLeft
+	}
+	return 0
+}
+
+func (x *RequestDownloadCodeResult) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// OpenPackage submits the code from the download-code e-mail. The right
+// code opens the package once (and counts a download); a wrong one uses an
+// attempt.
+type OpenPackage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenPackage) Reset() {
+	*x = OpenPackage{}
+	mi := &file_dsr_v1_actions_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenPackage) ProtoMessage() {}
+
+func (x *OpenPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_actions_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenPackage.ProtoReflect.Descriptor instead.
+func (*OpenPackage) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OpenPackage) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type OpenPackageResult struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Outcome      OpenOutcome            `protobuf:"varint,1,opt,name=outcome,proto3,enum=dsr.v1.OpenOutcome" json:"outcome,omitempty"`
+	AttemptsLeft int32                  `protobuf:"varint,2,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"`
+	CodesLeft    int32                  `protobuf:"varint,3,opt,name=codes_left,json=codesLeft,proto3" json:"codes_left,omitempty"`
+	// Until when the package can be opened at all.
+	PackageExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=package_expires_at,json=packageExpiresAt,proto3" json:"package_expires_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *OpenPackageResult) Reset() {
+	*x = OpenPackageResult{}
+	mi := &file_dsr_v1_actions_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenPackageResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenPackageResult) ProtoMessage() {}
+
+func (x *OpenPackageResult) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_actions_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenPackageResult.ProtoReflect.Descriptor instead.
+func (*OpenPackageResult) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *OpenPackageResult) GetOutcome() OpenOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return OpenOutcome_OPEN_OUTCOME_UNSPECIFIED
+}
+
+func (x *OpenPackageResult) GetAttemptsLeft() int32 {
+	if x != nil {
+		return x.AttemptsLeft
+	}
+	return 0
+}
+
+func (x *OpenPackageResult) GetCodesLeft() int32 {
+	if x != nil {
+		return x.CodesLeft
+	}
+	return 0
+}
+
+func (x *OpenPackageResult) GetPackageExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PackageExpiresAt
+	}
+	return nil
+}
+
 // ReviewIdentity settles a staff identity review (agent filings, details
 // that do not match the records).
 type ReviewIdentity struct {
@@ -380,7 +647,7 @@ type ReviewIdentity struct {
 
 func (x *ReviewIdentity) Reset() {
 	*x = ReviewIdentity{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[5]
+	mi := &file_dsr_v1_actions_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +659,7 @@ func (x *ReviewIdentity) String() string {
 func (*ReviewIdentity) ProtoMessage() {}
 
 func (x *ReviewIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[5]
+	mi := &file_dsr_v1_actions_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +672,7 @@ func (x *ReviewIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewIdentity.ProtoReflect.Descriptor instead.
 func (*ReviewIdentity) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{5}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReviewIdentity) GetActor() string {
@@ -450,7 +717,7 @@ type Decide struct {
 
 func (x *Decide) Reset() {
 	*x = Decide{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[6]
+	mi := &file_dsr_v1_actions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +729,7 @@ func (x *Decide) String() string {
 func (*Decide) ProtoMessage() {}
 
 func (x *Decide) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[6]
+	mi := &file_dsr_v1_actions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +742,7 @@ func (x *Decide) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decide.ProtoReflect.Descriptor instead.
 func (*Decide) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{6}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Decide) GetActor() string {
@@ -539,7 +806,7 @@ type MarkFeePaid struct {
 
 func (x *MarkFeePaid) Reset() {
 	*x = MarkFeePaid{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[7]
+	mi := &file_dsr_v1_actions_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +818,7 @@ func (x *MarkFeePaid) String() string {
 func (*MarkFeePaid) ProtoMessage() {}
 
 func (x *MarkFeePaid) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[7]
+	mi := &file_dsr_v1_actions_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +831,7 @@ func (x *MarkFeePaid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkFeePaid.ProtoReflect.Descriptor instead.
 func (*MarkFeePaid) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{7}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MarkFeePaid) GetActor() string {
@@ -599,7 +866,7 @@ type ExtendDeadline struct {
 
 func (x *ExtendDeadline) Reset() {
 	*x = ExtendDeadline{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[8]
+	mi := &file_dsr_v1_actions_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +878,7 @@ func (x *ExtendDeadline) String() string {
 func (*ExtendDeadline) ProtoMessage() {}
 
 func (x *ExtendDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[8]
+	mi := &file_dsr_v1_actions_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +891,7 @@ func (x *ExtendDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendDeadline.ProtoReflect.Descriptor instead.
 func (*ExtendDeadline) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{8}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExtendDeadline) GetActor() string {
@@ -654,7 +921,7 @@ type EntrustedInstruction struct {
 
 func (x *EntrustedInstruction) Reset() {
 	*x = EntrustedInstruction{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	mi := &file_dsr_v1_actions_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +933,7 @@ func (x *EntrustedInstruction) String() string {
 func (*EntrustedInstruction) ProtoMessage() {}
 
 func (x *EntrustedInstruction) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	mi := &file_dsr_v1_actions_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +946,7 @@ func (x *EntrustedInstruction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntrustedInstruction.ProtoReflect.Descriptor instead.
 func (*EntrustedInstruction) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{9}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EntrustedInstruction) GetActor() string {
@@ -721,7 +988,7 @@ type RetryHolder struct {
 
 func (x *RetryHolder) Reset() {
 	*x = RetryHolder{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[10]
+	mi := &file_dsr_v1_actions_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1000,7 @@ func (x *RetryHolder) String() string {
 func (*RetryHolder) ProtoMessage() {}
 
 func (x *RetryHolder) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[10]
+	mi := &file_dsr_v1_actions_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1013,7 @@ func (x *RetryHolder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryHolder.ProtoReflect.Descriptor instead.
 func (*RetryHolder) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{10}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RetryHolder) GetActor() string {
@@ -775,7 +1042,7 @@ type CloseWithdrawn struct {
 
 func (x *CloseWithdrawn) Reset() {
 	*x = CloseWithdrawn{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[11]
+	mi := &file_dsr_v1_actions_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +1054,7 @@ func (x *CloseWithdrawn) String() string {
 func (*CloseWithdrawn) ProtoMessage() {}
 
 func (x *CloseWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[11]
+	mi := &file_dsr_v1_actions_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +1067,7 @@ func (x *CloseWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseWithdrawn.ProtoReflect.Descriptor instead.
 func (*CloseWithdrawn) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{11}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CloseWithdrawn) GetActor() string {
@@ -828,7 +1095,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[12]
+	mi := &file_dsr_v1_actions_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1107,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[12]
+	mi := &file_dsr_v1_actions_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1120,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{12}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActionResult) GetStage() string {
@@ -874,7 +1141,7 @@ var File_dsr_v1_actions_proto protoreflect.FileDescriptor
 
 const file_dsr_v1_actions_proto_rawDesc = "" +
 	"\n" +
-	"\x14dsr/v1/actions.proto\x12\x06dsr.v1\"$\n" +
+	"\x14dsr/v1/actions.proto\x12\x06dsr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"$\n" +
 	"\x0eVerifyIdentity\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\"\x8f\x01\n" +
 	"\x14VerifyIdentityResult\x12/\n" +
@@ -886,7 +1153,21 @@ const file_dsr_v1_actions_proto_rawDesc = "" +
 	"\x10ResendCodeResult\x12!\n" +
 	"\fresends_left\x18\x01 \x01(\x05R\vresendsLeft\"\"\n" +
 	"\bWithdraw\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"X\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x15\n" +
+	"\x13RequestDownloadCode\"u\n" +
+	"\x19RequestDownloadCodeResult\x12\x1d\n" +
+	"\n" +
+	"codes_left\x18\x01 \x01(\x05R\tcodesLeft\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"!\n" +
+	"\vOpenPackage\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"\xd0\x01\n" +
+	"\x11OpenPackageResult\x12-\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2\x13.dsr.v1.OpenOutcomeR\aoutcome\x12#\n" +
+	"\rattempts_left\x18\x02 \x01(\x05R\fattemptsLeft\x12\x1d\n" +
+	"\n" +
+	"codes_left\x18\x03 \x01(\x05R\tcodesLeft\x12H\n" +
+	"\x12package_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10packageExpiresAt\"X\n" +
 	"\x0eReviewIdentity\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x18\n" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x16\n" +
@@ -933,7 +1214,13 @@ const file_dsr_v1_actions_proto_rawDesc = "" +
 	"\x15VERIFY_OUTCOME_LOCKED\x10\x03\x12\x1a\n" +
 	"\x16VERIFY_OUTCOME_EXPIRED\x10\x04\x12#\n" +
 	"\x1fVERIFY_OUTCOME_ALREADY_VERIFIED\x10\x05\x12\x1c\n" +
-	"\x18VERIFY_OUTCOME_MALFORMED\x10\x06*\x95\x01\n" +
+	"\x18VERIFY_OUTCOME_MALFORMED\x10\x06*\x8f\x01\n" +
+	"\vOpenOutcome\x12\x1c\n" +
+	"\x18OPEN_OUTCOME_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13OPEN_OUTCOME_OPENED\x10\x01\x12\x16\n" +
+	"\x12OPEN_OUTCOME_WRONG\x10\x02\x12\x17\n" +
+	"\x13OPEN_OUTCOME_LOCKED\x10\x03\x12\x18\n" +
+	"\x14OPEN_OUTCOME_EXPIRED\x10\x04*\x95\x01\n" +
 	"\x0fDecisionOutcome\x12 \n" +
 	"\x1cDECISION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DECISION_OUTCOME_APPROVE\x10\x01\x12\x1b\n" +
@@ -952,35 +1239,44 @@ func file_dsr_v1_actions_proto_rawDescGZIP() []byte {
 	return file_dsr_v1_actions_proto_rawDescData
 }
 
-var file_dsr_v1_actions_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dsr_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_dsr_v1_actions_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_dsr_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_dsr_v1_actions_proto_goTypes = []any{
-	(VerifyOutcome)(0),           // 0: dsr.v1.VerifyOutcome
-	(DecisionOutcome)(0),         // 1: dsr.v1.DecisionOutcome
-	(*VerifyIdentity)(nil),       // 2: dsr.v1.VerifyIdentity
-	(*VerifyIdentityResult)(nil), // 3: dsr.v1.VerifyIdentityResult
-	(*ResendCode)(nil),           // 4: dsr.v1.ResendCode
-	(*ResendCodeResult)(nil),     // 5: dsr.v1.ResendCodeResult
-	(*Withdraw)(nil),             // 6: dsr.v1.Withdraw
-	(*ReviewIdentity)(nil),       // 7: dsr.v1.ReviewIdentity
-	(*Decide)(nil),               // 8: dsr.v1.Decide
-	(*MarkFeePaid)(nil),          // 9: dsr.v1.MarkFeePaid
-	(*ExtendDeadline)(nil),       // 10: dsr.v1.ExtendDeadline
-	(*EntrustedInstruction)(nil), // 11: dsr.v1.EntrustedInstruction
-	(*RetryHolder)(nil),          // 12: dsr.v1.RetryHolder
-	(*CloseWithdrawn)(nil),       // 13: dsr.v1.CloseWithdrawn
-	(*ActionResult)(nil),         // 14: dsr.v1.ActionResult
-	nil,                          // 15: dsr.v1.Decide.CorrectionsEntry
+	(VerifyOutcome)(0),                // 0: dsr.v1.VerifyOutcome
+	(OpenOutcome)(0),                  // 1: dsr.v1.OpenOutcome
+	(DecisionOutcome)(0),              // 2: dsr.v1.DecisionOutcome
+	(*VerifyIdentity)(nil),            // 3: dsr.v1.VerifyIdentity
+	(*VerifyIdentityResult)(nil),      // 4: dsr.v1.VerifyIdentityResult
+	(*ResendCode)(nil),                // 5: dsr.v1.ResendCode
+	(*ResendCodeResult)(nil),          // 6: dsr.v1.ResendCodeResult
+	(*Withdraw)(nil),                  // 7: dsr.v1.Withdraw
+	(*RequestDownloadCode)(nil),       // 8: dsr.v1.RequestDownloadCode
+	(*RequestDownloadCodeResult)(nil), // 9: dsr.v1.RequestDownloadCodeResult
+	(*OpenPackage)(nil),               // 10: dsr.v1.OpenPackage
+	(*OpenPackageResult)(nil),         // 11: dsr.v1.OpenPackageResult
+	(*ReviewIdentity)(nil),            // 12: dsr.v1.ReviewIdentity
+	(*Decide)(nil),                    // 13: dsr.v1.Decide
+	(*MarkFeePaid)(nil),               // 14: dsr.v1.MarkFeePaid
+	(*ExtendDeadline)(nil),            // 15: dsr.v1.ExtendDeadline
+	(*EntrustedInstruction)(nil),      // 16: dsr.v1.EntrustedInstruction
+	(*RetryHolder)(nil),               // 17: dsr.v1.RetryHolder
+	(*CloseWithdrawn)(nil),            // 18: dsr.v1.CloseWithdrawn
+	(*ActionResult)(nil),              // 19: dsr.v1.ActionResult
+	nil,                               // 20: dsr.v1.Decide.CorrectionsEntry
+	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
 }
 var file_dsr_v1_actions_proto_depIdxs = []int32{
 	0,  // 0: dsr.v1.VerifyIdentityResult.outcome:type_name -> dsr.v1.VerifyOutcome
-	1,  // 1: dsr.v1.Decide.outcome:type_name -> dsr.v1.DecisionOutcome
-	15, // 2: dsr.v1.Decide.corrections:type_name -> dsr.v1.Decide.CorrectionsEntry
-	3,  // [3:3] is the sub-list for method output_type
-	3,  // [3:3] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	21, // 1: dsr.v1.RequestDownloadCodeResult.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: dsr.v1.OpenPackageResult.outcome:type_name -> dsr.v1.OpenOutcome
+	21, // 3: dsr.v1.OpenPackageResult.package_expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 4: dsr.v1.Decide.outcome:type_name -> dsr.v1.DecisionOutcome
+	20, // 5: dsr.v1.Decide.corrections:type_name -> dsr.v1.Decide.CorrectionsEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_actions_proto_init() }
@@ -993,8 +1289,8 @@ func file_dsr_v1_actions_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsr_v1_actions_proto_rawDesc), len(file_dsr_v1_actions_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   14,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -277,6 +277,111 @@ func (x *RequestStatus) GetFiledByAgent() bool {
 	return false
 }
 
+// PackageStatus answers a disclosure package workflow's "package" query:
+// how the package was used, without personal data, for staff.
+type PackageStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PackageId string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
+	Receipt   string                 `protobuf:"bytes,2,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// Times the package was opened with a right code.
+	Downloads      int32                  `protobuf:"varint,3,opt,name=downloads,proto3" json:"downloads,omitempty"`
+	LastDownloadAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_download_at,json=lastDownloadAt,proto3" json:"last_download_at,omitempty"`
+	// Download codes e-mailed so far, and how many more may be.
+	CodesIssued int32                  `protobuf:"varint,5,opt,name=codes_issued,json=codesIssued,proto3" json:"codes_issued,omitempty"`
+	CodesLeft   int32                  `protobuf:"varint,6,opt,name=codes_left,json=codesLeft,proto3" json:"codes_left,omitempty"`
+	ExpiresAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The package has been deleted (its lifetime is over).
+	Purged        bool `protobuf:"varint,8,opt,name=purged,proto3" json:"purged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageStatus) Reset() {
+	*x = PackageStatus{}
+	mi := &file_dsr_v1_status_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageStatus) ProtoMessage() {}
+
+func (x *PackageStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_status_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageStatus.ProtoReflect.Descriptor instead.
+func (*PackageStatus) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PackageStatus) GetPackageId() string {
+	if x != nil {
+		return x.PackageId
+	}
+	return ""
+}
+
+func (x *PackageStatus) GetReceipt() string {
+	if x != nil {
+		return x.Receipt
+	}
+	return ""
+}
+
+func (x *PackageStatus) GetDownloads() int32 {
+	if x != nil {
+		return x.Downloads
+	}
+	return 0
+}
+
+func (x *PackageStatus) GetLastDownloadAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDownloadAt
+	}
+	return nil
+}
+
+func (x *PackageStatus) GetCodesIssued() int32 {
+	if x != nil {
+		return x.CodesIssued
+	}
+	return 0
+}
+
+func (x *PackageStatus) GetCodesLeft() int32 {
+	if x != nil {
+		return x.CodesLeft
+	}
+	return 0
+}
+
+func (x *PackageStatus) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *PackageStatus) GetPurged() bool {
+	if x != nil {
+		return x.Purged
+	}
+	return false
+}
+
 type VerificationStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// not_started, pending, verified, locked, expired, review, rejected
@@ -290,7 +395,7 @@ type VerificationStatus struct {
 
 func (x *VerificationStatus) Reset() {
 	*x = VerificationStatus{}
-	mi := &file_dsr_v1_status_proto_msgTypes[1]
+	mi := &file_dsr_v1_status_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +407,7 @@ func (x *VerificationStatus) String() string {
 func (*VerificationStatus) ProtoMessage() {}
 
 func (x *VerificationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_status_proto_msgTypes[1]
+	mi := &file_dsr_v1_status_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +420,7 @@ func (x *VerificationStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationStatus.ProtoReflect.Descriptor instead.
 func (*VerificationStatus) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_status_proto_rawDescGZIP(), []int{1}
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *VerificationStatus) GetState() string {
@@ -360,7 +465,7 @@ type FeeStatus struct {
 
 func (x *FeeStatus) Reset() {
 	*x = FeeStatus{}
-	mi := &file_dsr_v1_status_proto_msgTypes[2]
+	mi := &file_dsr_v1_status_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +477,7 @@ func (x *FeeStatus) String() string {
 func (*FeeStatus) ProtoMessage() {}
 
 func (x *FeeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_status_proto_msgTypes[2]
+	mi := &file_dsr_v1_status_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +490,7 @@ func (x *FeeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeeStatus.ProtoReflect.Descriptor instead.
 func (*FeeStatus) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_status_proto_rawDescGZIP(), []int{2}
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FeeStatus) GetRequired() bool {
@@ -440,7 +545,7 @@ type HolderStatus struct {
 
 func (x *HolderStatus) Reset() {
 	*x = HolderStatus{}
-	mi := &file_dsr_v1_status_proto_msgTypes[3]
+	mi := &file_dsr_v1_status_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +557,7 @@ func (x *HolderStatus) String() string {
 func (*HolderStatus) ProtoMessage() {}
 
 func (x *HolderStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_status_proto_msgTypes[3]
+	mi := &file_dsr_v1_status_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +570,7 @@ func (x *HolderStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HolderStatus.ProtoReflect.Descriptor instead.
 func (*HolderStatus) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_status_proto_rawDescGZIP(), []int{3}
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HolderStatus) GetName() string {
@@ -545,7 +650,7 @@ type EntrustedStatus struct {
 
 func (x *EntrustedStatus) Reset() {
 	*x = EntrustedStatus{}
-	mi := &file_dsr_v1_status_proto_msgTypes[4]
+	mi := &file_dsr_v1_status_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +662,7 @@ func (x *EntrustedStatus) String() string {
 func (*EntrustedStatus) ProtoMessage() {}
 
 func (x *EntrustedStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_status_proto_msgTypes[4]
+	mi := &file_dsr_v1_status_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +675,7 @@ func (x *EntrustedStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntrustedStatus.ProtoReflect.Descriptor instead.
 func (*EntrustedStatus) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_status_proto_rawDescGZIP(), []int{4}
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EntrustedStatus) GetCompanyId() string {
@@ -623,7 +728,7 @@ type TimelineEntry struct {
 
 func (x *TimelineEntry) Reset() {
 	*x = TimelineEntry{}
-	mi := &file_dsr_v1_status_proto_msgTypes[5]
+	mi := &file_dsr_v1_status_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +740,7 @@ func (x *TimelineEntry) String() string {
 func (*TimelineEntry) ProtoMessage() {}
 
 func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_status_proto_msgTypes[5]
+	mi := &file_dsr_v1_status_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +753,7 @@ func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
 func (*TimelineEntry) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_status_proto_rawDescGZIP(), []int{5}
+	return file_dsr_v1_status_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TimelineEntry) GetAt() *timestamppb.Timestamp {
@@ -715,7 +820,19 @@ const file_dsr_v1_status_proto_rawDesc = "" +
 	"package_id\x18\x17 \x01(\tR\tpackageId\x12H\n" +
 	"\x12package_expires_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\x10packageExpiresAt\x121\n" +
 	"\btimeline\x18\x19 \x03(\v2\x15.dsr.v1.TimelineEntryR\btimeline\x12$\n" +
-	"\x0efiled_by_agent\x18\x1a \x01(\bR\ffiledByAgent\"\xad\x01\n" +
+	"\x0efiled_by_agent\x18\x1a \x01(\bR\ffiledByAgent\"\xc1\x02\n" +
+	"\rPackageStatus\x12\x1d\n" +
+	"\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\x12\x18\n" +
+	"\areceipt\x18\x02 \x01(\tR\areceipt\x12\x1c\n" +
+	"\tdownloads\x18\x03 \x01(\x05R\tdownloads\x12D\n" +
+	"\x10last_download_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastDownloadAt\x12!\n" +
+	"\fcodes_issued\x18\x05 \x01(\x05R\vcodesIssued\x12\x1d\n" +
+	"\n" +
+	"codes_left\x18\x06 \x01(\x05R\tcodesLeft\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x16\n" +
+	"\x06purged\x18\b \x01(\bR\x06purged\"\xad\x01\n" +
 	"\x12VerificationStatus\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12#\n" +
 	"\rattempts_left\x18\x02 \x01(\x05R\fattemptsLeft\x12!\n" +
@@ -766,37 +883,40 @@ func file_dsr_v1_status_proto_rawDescGZIP() []byte {
 	return file_dsr_v1_status_proto_rawDescData
 }
 
-var file_dsr_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_dsr_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_dsr_v1_status_proto_goTypes = []any{
 	(*RequestStatus)(nil),         // 0: dsr.v1.RequestStatus
-	(*VerificationStatus)(nil),    // 1: dsr.v1.VerificationStatus
-	(*FeeStatus)(nil),             // 2: dsr.v1.FeeStatus
-	(*HolderStatus)(nil),          // 3: dsr.v1.HolderStatus
-	(*EntrustedStatus)(nil),       // 4: dsr.v1.EntrustedStatus
-	(*TimelineEntry)(nil),         // 5: dsr.v1.TimelineEntry
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*PackageStatus)(nil),         // 1: dsr.v1.PackageStatus
+	(*VerificationStatus)(nil),    // 2: dsr.v1.VerificationStatus
+	(*FeeStatus)(nil),             // 3: dsr.v1.FeeStatus
+	(*HolderStatus)(nil),          // 4: dsr.v1.HolderStatus
+	(*EntrustedStatus)(nil),       // 5: dsr.v1.EntrustedStatus
+	(*TimelineEntry)(nil),         // 6: dsr.v1.TimelineEntry
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_dsr_v1_status_proto_depIdxs = []int32{
-	6,  // 0: dsr.v1.RequestStatus.received_at:type_name -> google.protobuf.Timestamp
-	6,  // 1: dsr.v1.RequestStatus.due_at:type_name -> google.protobuf.Timestamp
-	6,  // 2: dsr.v1.RequestStatus.warn_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: dsr.v1.RequestStatus.verification:type_name -> dsr.v1.VerificationStatus
-	2,  // 4: dsr.v1.RequestStatus.fee:type_name -> dsr.v1.FeeStatus
-	3,  // 5: dsr.v1.RequestStatus.holders:type_name -> dsr.v1.HolderStatus
-	4,  // 6: dsr.v1.RequestStatus.entrusted:type_name -> dsr.v1.EntrustedStatus
-	6,  // 7: dsr.v1.RequestStatus.package_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 8: dsr.v1.RequestStatus.timeline:type_name -> dsr.v1.TimelineEntry
-	6,  // 9: dsr.v1.VerificationStatus.expires_at:type_name -> google.protobuf.Timestamp
-	6,  // 10: dsr.v1.FeeStatus.due_at:type_name -> google.protobuf.Timestamp
-	6,  // 11: dsr.v1.HolderStatus.sent_at:type_name -> google.protobuf.Timestamp
-	6,  // 12: dsr.v1.HolderStatus.answered_at:type_name -> google.protobuf.Timestamp
-	6,  // 13: dsr.v1.EntrustedStatus.due_at:type_name -> google.protobuf.Timestamp
-	6,  // 14: dsr.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 0: dsr.v1.RequestStatus.received_at:type_name -> google.protobuf.Timestamp
+	7,  // 1: dsr.v1.RequestStatus.due_at:type_name -> google.protobuf.Timestamp
+	7,  // 2: dsr.v1.RequestStatus.warn_at:type_name -> google.protobuf.Timestamp
+	2,  // 3: dsr.v1.RequestStatus.verification:type_name -> dsr.v1.VerificationStatus
+	3,  // 4: dsr.v1.RequestStatus.fee:type_name -> dsr.v1.FeeStatus
+	4,  // 5: dsr.v1.RequestStatus.holders:type_name -> dsr.v1.HolderStatus
+	5,  // 6: dsr.v1.RequestStatus.entrusted:type_name -> dsr.v1.EntrustedStatus
+	7,  // 7: dsr.v1.RequestStatus.package_expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 8: dsr.v1.RequestStatus.timeline:type_name -> dsr.v1.TimelineEntry
+	7,  // 9: dsr.v1.PackageStatus.last_download_at:type_name -> google.protobuf.Timestamp
+	7,  // 10: dsr.v1.PackageStatus.expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 11: dsr.v1.VerificationStatus.expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 12: dsr.v1.FeeStatus.due_at:type_name -> google.protobuf.Timestamp
+	7,  // 13: dsr.v1.HolderStatus.sent_at:type_name -> google.protobuf.Timestamp
+	7,  // 14: dsr.v1.HolderStatus.answered_at:type_name -> google.protobuf.Timestamp
+	7,  // 15: dsr.v1.EntrustedStatus.due_at:type_name -> google.protobuf.Timestamp
+	7,  // 16: dsr.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_status_proto_init() }
@@ -810,7 +930,7 @@ func file_dsr_v1_status_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsr_v1_status_proto_rawDesc), len(file_dsr_v1_status_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

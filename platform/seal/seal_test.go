@@ -214,3 +214,35 @@ func TestNewRingRequiresTheActiveKeyInTheRing(t *testing.T) {
 		t.Error("NewRing accepted an active key that is not in the ring")
 	}
 }
+
+func TestAnEnvelopeSealedForOneScopeOpensForNoOther(t *testing.T) {
+	ring, err := seal.ParseRing(mustSpec(t, "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ring.MessageFor(hanako(), "req-1\x00members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got dsrv1.Subject
+	if err := ring.OpenMessageFor(s, &got, "req-1\x00members"); err != nil || got.GetEmail() != hanako().GetEmail() {
+		t.Fatalf("own scope: %v, %v", err, &got)
+	}
+	for _, scope := range []string{"req-2\x00members", "req-1\x00billing", ""} {
+		if err := ring.OpenMessageFor(s, &got, scope); err == nil {
+			t.Errorf("an envelope for req-1/members opened for scope %q", scope)
+		}
+	}
+	if err := ring.OpenMessage(s, &got); err == nil {
+		t.Error("a scoped envelope opened without its scope")
+	}
+}
+
+func mustSpec(t *testing.T, id string) string {
+	t.Helper()
+	spec, err := seal.NewKeySpec(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}

@@ -173,3 +173,8 @@ func PackageWorkflowID(packageID string) string { return "dsr-package-" + packag
 
 // ReceiptFromWorkflowID is the inverse of WorkflowID.
 func ReceiptFromWorkflowID(id string) (string, bool) { return strings.CutPrefix(id, "dsr-") }
+
+// ExportScope is what a holder's sealed export (dsr.v1.Export) is bound to:
+// its request and holder, so that an export moved to another request, or
+// passed off as another holder's, does not open (seal.Ring.MessageFor).
+func ExportScope(requestID, holder string) string { return requestID + "\x00" + holder }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/testinfra"
+	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/billing"
 	"madoguchi.dev/services/billing/migrations"
@@ -203,7 +204,7 @@ func TestExportThroughHolderkitIsSealed(t *testing.T) {
 		t.Error("result carries billing data in the clear")
 	}
 	var exp dsrv1.Export
-	if err := ring.OpenMessage(res.GetExport(), &exp); err != nil || exp.GetHolder() != billing.Name ||
+	if err := ring.OpenMessageFor(res.GetExport(), &exp, contract.ExportScope(res.GetRequestId(), res.GetHolder())); err != nil || exp.GetHolder() != billing.Name ||
 		!strings.Contains(string(exp.GetJson()), "INV-202610-0001") {
 		t.Errorf("export %s (%v)", exp.GetJson(), err)
 	}

@@ -346,7 +346,7 @@ func checkResult(t *testing.T, ring *seal.Ring, ns contract.Namespace, pub []*na
 	}
 	if res.GetExport() != nil {
 		var ex dsrv1.Export
-		if err := ring.OpenMessage(res.GetExport(), &ex); err != nil {
+		if err := ring.OpenMessageFor(res.GetExport(), &ex, contract.ExportScope(res.GetRequestId(), res.GetHolder())); err != nil {
 			t.Fatalf("export does not open: %v", err)
 		}
 	}

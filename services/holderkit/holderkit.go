@@ -88,8 +88,10 @@ type Holder struct {
 	Namespace contract.Namespace
 	JS        jetstream.JetStream
 	Pool      *pgxpool.Pool
-	Ring      *seal.Ring
-	Log       zerolog.Logger
+	// Ring is the command key ring (MADOGUCHI_COMMAND_KEYS), shared with the
+	// worker only: it opens the command's identifiers and seals the export.
+	Ring *seal.Ring
+	Log  zerolog.Logger
 	// Actions this holder implements; any other action is reported as failed
 	// (not retryable) so the workflow escalates instead of waiting.
 	Actions map[dsrv1.Action]HandlerFunc
@@ -217,7 +219,7 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 		res.RecordsAffected, res.Entrusted = int32(r.RecordsAffected), r.Entrusted
 		res.RecordsUnconfirmed, res.MemberConfirmed = int32(r.Unconfirmed), r.MemberConfirmed
 		if r.Export != nil {
-			sealed, err := h.Ring.Message(&dsrv1.Export{Holder: h.Name, Json: r.Export})
+			sealed, err := h.Ring.MessageFor(&dsrv1.Export{Holder: h.Name, Json: r.Export}, contract.ExportScope(pc.GetRequestId(), h.Name))
 			if err != nil {
 				return err
 			}

@@ -288,11 +288,19 @@ func TestExportReturnsTheMembersRecordsSealed(t *testing.T) {
 		}
 	}
 	var exp dsrv1.Export
-	if err := h.ring.OpenMessage(res.GetExport(), &exp); err != nil {
+	if err := h.ring.OpenMessageFor(res.GetExport(), &exp, contract.ExportScope(res.GetRequestId(), res.GetHolder())); err != nil {
 		t.Fatalf("export does not open: %v", err)
 	}
 	if exp.GetHolder() != members.Name {
 		t.Errorf("export holder %q", exp.GetHolder())
+	}
+	// Bound to its request and holder: moved to another request, or passed
+	// off as another holder's, it does not open.
+	for _, scope := range []string{contract.ExportScope("another-request", members.Name), contract.ExportScope(res.GetRequestId(), "billing")} {
+		var moved dsrv1.Export
+		if err := h.ring.OpenMessageFor(res.GetExport(), &moved, scope); err == nil {
+			t.Errorf("the export opened for scope %q", scope)
+		}
 	}
 	var doc []struct {
 		MemberID   string `json:"member_id"`
@@ -381,7 +389,7 @@ func TestACommandWithoutABindingCoversOnlyTheSubjectsAddress(t *testing.T) {
 	res = h.result(t)
 	wantResult(t, res, cmd, dsrv1.Action_ACTION_EXPORT, dsrv1.Outcome_OUTCOME_DONE, 1, false)
 	var exp dsrv1.Export
-	if err := h.ring.OpenMessage(res.GetExport(), &exp); err != nil {
+	if err := h.ring.OpenMessageFor(res.GetExport(), &exp, contract.ExportScope(res.GetRequestId(), res.GetHolder())); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(exp.GetJson()), "M-1002") {

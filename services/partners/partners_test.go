@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/testinfra"
+	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/holderkit"
 	"madoguchi.dev/services/holderkit/holdertest"
@@ -188,7 +189,7 @@ func TestProvisionRecordsThroughHolderkitAreSealed(t *testing.T) {
 		t.Error("result carries records in the clear")
 	}
 	var exp dsrv1.Export
-	if err := ring.OpenMessage(res.GetExport(), &exp); err != nil {
+	if err := ring.OpenMessageFor(res.GetExport(), &exp, contract.ExportScope(res.GetRequestId(), res.GetHolder())); err != nil {
 		t.Fatal(err)
 	}
 	var doc recordsDoc

@@ -36,6 +36,10 @@ type Activities struct {
 	JS        jetstream.JetStream
 	Namespace contract.Namespace
 	Ring      *seal.Ring
+	// Commands is the command key ring (MADOGUCHI_COMMAND_KEYS), shared with
+	// the holders only: it seals what commands carry and opens their exports.
+	// Nil uses Ring (a worker given one ring for everything, as in tests).
+	Commands *seal.Ring
 	// Codes makes verification and download codes under the worker-only
 	// verification key ring (platform/onetime).
 	Codes     onetime.Codes
@@ -335,7 +339,7 @@ func (a *Activities) SendHolderCommand(ctx context.Context, in SendInput) error 
 		return temporal.NewNonRetryableApplicationError("personal data envelope cannot be opened", "SealError", err)
 	}
 	s := pd.GetSubject()
-	subject, err := a.Ring.Message(&dsrv1.Subject{Email: s.GetEmail(), MemberId: s.GetMemberId(),
+	subject, err := a.commands().Message(&dsrv1.Subject{Email: s.GetEmail(), MemberId: s.GetMemberId(),
 		Phone: s.GetPhone(), Name: s.GetName(), NameKana: s.GetNameKana()})
 	if err != nil {
 		return err
@@ -351,12 +355,12 @@ func (a *Activities) SendHolderCommand(ctx context.Context, in SendInput) error 
 		IncludeEntrusted: in.Include,
 	}
 	if len(in.Corrections) > 0 {
-		if cmd.Corrections, err = a.Ring.Message(&dsrv1.Corrections{Values: in.Corrections}); err != nil {
+		if cmd.Corrections, err = a.commands().Message(&dsrv1.Corrections{Values: in.Corrections}); err != nil {
 			return err
 		}
 	}
 	if b := in.Binding; b != nil {
-		if cmd.Binding, err = a.Ring.Message(&dsrv1.Binding{ProvenEmail: ProvenEmail(&pd),
+		if cmd.Binding, err = a.commands().Message(&dsrv1.Binding{ProvenEmail: ProvenEmail(&pd),
 			MemberConfirmed: b.MemberConfirmed, IdentityReviewed: b.IdentityReviewed}); err != nil {
 			return err
 		}
@@ -513,7 +517,10 @@ type PackageInput struct {
 	Locale    string          `json:"locale"`
 	Kind      string          `json:"kind"`
 	Exports   []*dsrv1.Sealed `json:"exports"`
-	ExpiresAt time.Time       `json:"expires_at"`
+	// ExportHolders names the holder of each export (absent in requests
+	// from before ChangeIdentity202612).
+	ExportHolders []string  `json:"export_holders,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at"`
 }
 
 // PackageRef points at a stored package.
@@ -543,9 +550,13 @@ func (a *Activities) AssemblePackage(ctx context.Context, in PackageInput) (Pack
 func (a *Activities) assemble(in PackageInput) (disclosure.Package, error) {
 	pkg := disclosure.Package{Receipt: in.Receipt, Kind: in.Kind, Locale: in.Locale, GeneratedAt: time.Now().UTC(),
 		ExpiresAt: in.ExpiresAt, Holders: map[string]json.RawMessage{}}
-	for _, s := range in.Exports {
+	for i, s := range in.Exports {
+		holder := ""
+		if i < len(in.ExportHolders) {
+			holder = in.ExportHolders[i]
+		}
 		var ex dsrv1.Export
-		if err := a.Ring.OpenMessage(s, &ex); err != nil {
+		if err := a.openExport(in.RequestID, holder, s, &ex); err != nil {
 			return pkg, temporal.NewNonRetryableApplicationError("export envelope cannot be opened", "SealError", err)
 		}
 		if !json.Valid(ex.GetJson()) {
@@ -554,6 +565,41 @@ func (a *Activities) assemble(in PackageInput) (disclosure.Package, error) {
 		pkg.Holders[ex.GetHolder()] = ex.GetJson()
 	}
 	return pkg, nil
+}
+
+func (a *Activities) commands() *seal.Ring {
+	if a.Commands != nil {
+		return a.Commands
+	}
+	return a.Ring
+}
+
+// openExport opens a holder's export bound to its request and holder
+// (contract.ExportScope). A request from before ChangeIdentity202612 does
+// not say which holder sent which export, so each registered holder is
+// tried; exports sealed before exports were bound open as they were
+// sealed, with the command ring or the ring of everything.
+func (a *Activities) openExport(requestID, holder string, s *dsrv1.Sealed, ex *dsrv1.Export) error {
+	if holder != "" {
+		if err := a.commands().OpenMessageFor(s, ex, contract.ExportScope(requestID, holder)); err != nil {
+			return err
+		}
+		if ex.GetHolder() != holder {
+			return fmt.Errorf("export of %q answers as %q", holder, ex.GetHolder())
+		}
+		return nil
+	}
+	if a.Registry != nil {
+		for _, h := range a.Registry.Holders {
+			if a.commands().OpenMessageFor(s, ex, contract.ExportScope(requestID, h.Name)) == nil && ex.GetHolder() == h.Name {
+				return nil
+			}
+		}
+	}
+	if a.commands().OpenMessage(s, ex) == nil {
+		return nil
+	}
+	return a.Ring.OpenMessage(s, ex)
 }
 
 func (a *Activities) packages() *disclosure.Store {

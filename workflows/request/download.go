@@ -65,16 +65,17 @@ func (p DownloadPolicy) normalized() DownloadPolicy {
 // secret, never the token.
 func (r *run) deliverPackage(ctx, actx workflow.Context, results map[string]*dsrv1.HolderResult) (StoredPackage, *DownloadLink, error) {
 	var exports []*dsrv1.Sealed
+	var holders []string
 	for _, h := range r.prepared.Plan.Holders {
 		if ex := results[h.Name].GetExport(); ex != nil {
-			exports = append(exports, ex)
+			exports, holders = append(exports, ex), append(holders, h.Name)
 		}
 	}
 	expires := workflow.Now(ctx).Add(r.prepared.Settings.PackageTTL)
 	var ref StoredPackage
 	err := workflow.ExecuteActivity(actx, a.StorePackage, StoreInput{PackageInput: PackageInput{RequestID: r.in.GetRequestId(),
 		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Kind: contract.KindName(r.in.GetKind()),
-		Exports: exports, ExpiresAt: expires}, Secret: r.prepared.DownloadSecret}).Get(ctx, &ref)
+		Exports: exports, ExportHolders: holders, ExpiresAt: expires}, Secret: r.prepared.DownloadSecret}).Get(ctx, &ref)
 	if err != nil {
 		return ref, nil, fmt.Errorf("store package: %w", err)
 	}

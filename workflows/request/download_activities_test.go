@@ -13,7 +13,9 @@ import (
 
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/onetime"
+	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/platform/testinfra"
+	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/request"
 )
@@ -136,5 +138,45 @@ func TestTheDownloadActivitiesKeepTheTokenToThemselvesAndMailTheLinkAndCodesToTh
 	var app *temporal.ApplicationError
 	if _, err := acts.StorePackage(ctx, in); !errors.As(err, &app) || !app.NonRetryable() {
 		t.Errorf("StorePackage with another request's secret = %v; want a non-retryable refusal", err)
+	}
+}
+
+// Exports are sealed under the command ring, which the holders share with
+// the worker alone, and bound to their request and holder: one moved to
+// another request, or passed off as another holder's, does not open.
+func TestAnExportMovedToAnotherRequestOrHolderDoesNotOpen(t *testing.T) {
+	ctx := context.Background()
+	_, js, ns := testinfra.NATS(t)
+	payload, commands := testinfra.Ring(t), testinfra.Ring(t)
+	acts := &request.Activities{JS: js, Namespace: ns, Ring: payload, Commands: commands,
+		Codes: onetime.Codes{Ring: testinfra.Ring(t)}}
+	secret, err := acts.Codes.NewSecret(onetime.Download, requestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealFor := func(ring *seal.Ring, req, holder string) *dsrv1.Sealed {
+		s, err := ring.MessageFor(&dsrv1.Export{Holder: holder, Json: []byte(`{"name":"山田 花子"}`)}, contract.ExportScope(req, holder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	store := func(ex *dsrv1.Sealed, holder string) error {
+		_, err := acts.StorePackage(ctx, request.StoreInput{PackageInput: request.PackageInput{RequestID: requestID, Receipt: receipt,
+			Locale: "ja", Kind: "disclosure", Exports: []*dsrv1.Sealed{ex}, ExportHolders: []string{holder},
+			ExpiresAt: time.Now().Add(time.Hour)}, Secret: secret})
+		return err
+	}
+	if err := store(sealFor(commands, requestID, "members"), "members"); err != nil {
+		t.Fatalf("the request's own export: %v", err)
+	}
+	for name, ex := range map[string]*dsrv1.Sealed{
+		"another request's export":     sealFor(commands, "req-other", "members"),
+		"billing's export as members'": sealFor(commands, requestID, "billing"),
+		"sealed with the payload ring": sealFor(payload, requestID, "members"),
+	} {
+		if err := store(ex, "members"); err == nil {
+			t.Errorf("%s went into the package", name)
+		}
 	}
 }

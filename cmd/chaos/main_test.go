@@ -162,6 +162,8 @@ func writeRegistry(dir string) (string, error) {
 		Actions     []string `json:"actions"`
 		SLA         string   `json:"sla,omitempty"`
 		MaxAttempts int      `json:"max_attempts,omitempty"`
+		// MemberRegistry as in production: its locate confirms member numbers.
+		MemberRegistry bool `json:"member_registry,omitempty"`
 	}
 	doc := struct {
 		Defaults struct {
@@ -172,7 +174,7 @@ func writeRegistry(dir string) (string, error) {
 	}{}
 	doc.Defaults.SLA, doc.Defaults.MaxAttempts = "2m", 3
 	for _, h := range reg.Holders {
-		x := holder{Name: h.Name, Description: h.Description, Actions: h.Actions}
+		x := holder{Name: h.Name, Description: h.Description, Actions: h.Actions, MemberRegistry: h.MemberRegistry}
 		if h.Name == slowHolder {
 			x.SLA, x.MaxAttempts = slowHolderSLA.String(), slowHolderAttempts
 		}

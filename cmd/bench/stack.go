@@ -22,17 +22,21 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"madoguchi.dev/cmd/internal/stack"
+	"madoguchi.dev/platform/natsauth"
 	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/staffsig"
 )
 
 // bench is the running stack and the clients the phases share.
 type bench struct {
-	cfg     config
-	root    string
-	dir     string
-	runID   string
-	stk     *stack.Stack
-	tc      client.Client
+	cfg   config
+	root  string
+	dir   string
+	runID string
+	stk   *stack.Stack
+	tc    client.Client
+	// staff signs staff actions with the stack's staff signing key.
+	staff   *staffsig.Signer
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	log     zerolog.Logger
@@ -95,7 +99,13 @@ func startBench(ctx context.Context, cfg config, root string) (*bench, error) {
 		b.close()
 		return nil, err
 	}
-	if b.nc, err = nats.Connect(b.stk.NATS.URL, nats.Name("madoguchi-bench")); err != nil {
+	if b.staff, err = staffsig.ParseSigningKey(b.stk.StaffSigningKey); err != nil {
+		b.close()
+		return nil, fmt.Errorf("staff signing key: %w", err)
+	}
+	// The admin's NATS user: the bench publishes events, subscribes and
+	// deletes its streams at the end.
+	if b.nc, err = b.stk.ConnectNATS(natsauth.Admin, nats.Name("madoguchi-bench")); err != nil {
 		b.close()
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/intake"
@@ -205,9 +206,20 @@ func drive(ctx context.Context, r *req) error {
 }
 
 // update sends a Temporal update, retrying while the workflow is not yet
-// started or its worker is unreachable.
+// started or its worker is unreachable. A staff action is signed afresh
+// for each attempt with the stack's staff signing key, as the staff side
+// signs it.
 func update(ctx context.Context, r *req, name string, arg, result any) error {
 	for {
+		if a, ok := arg.(staffsig.Action); ok {
+			signer, err := staffsig.ParseSigningKey(stk.StaffSigningKey)
+			if err != nil {
+				return fmt.Errorf("staff signing key: %w", err)
+			}
+			if err := signer.Sign(contract.WorkflowID(r.Receipt), name, a.GetActor(), a); err != nil {
+				return fmt.Errorf("sign %s: %w", name, err)
+			}
+		}
 		uctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		h, err := temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{WorkflowID: contract.WorkflowID(r.Receipt),
 			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})

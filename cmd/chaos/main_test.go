@@ -31,6 +31,7 @@ import (
 
 	"madoguchi.dev/cmd/internal/stack"
 	"madoguchi.dev/platform/devinfra"
+	"madoguchi.dev/platform/natsauth"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/workflows/registry"
 )
@@ -125,7 +126,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer temporal.Close()
-	if nc, err = nats.Connect(stk.NATS.URL, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond)); err != nil {
+	// The tests' own connection: the admin's NATS user (poison on every
+	// subject, a subscriber of their own, consumer and stream lookups).
+	if nc, err = stk.ConnectNATS(natsauth.Admin, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond)); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 1
 	}

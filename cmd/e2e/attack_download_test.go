@@ -140,20 +140,20 @@ func driveUntilCompleted(ctx context.Context, t *testing.T, receipt string) {
 		case stage == request.StageClosed:
 			t.Fatalf("request closed: %v", st)
 		case stage == request.StageIdentityReview && !done["review"]:
-			update(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-e2e", Approve: true, Reason: "本人確認済み"}, &r)
+			staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-e2e", Approve: true, Reason: "本人確認済み"}, &r)
 			done["review"] = true
 		case stage == request.StageAwaitingFee && !done["fee"]:
-			update(ctx, t, receipt, contract.UpdateMarkFeePaid, &dsrv1.MarkFeePaid{Actor: "staff-e2e", Reference: "furikomi-attack",
+			staffUpdate(ctx, t, receipt, contract.UpdateMarkFeePaid, &dsrv1.MarkFeePaid{Actor: "staff-e2e", Reference: "furikomi-attack",
 				AmountJpy: st.GetFee().GetAmountJpy()}, &r)
 			done["fee"] = true
 		case stage == request.StageStaffReview && !done["decide"]:
-			update(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
+			staffUpdate(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
 				Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "開示します"}, &r)
 			done["decide"] = true
 		case stage == request.StageAwaitingEntrusted:
 			for _, e := range st.GetEntrusted() {
 				if e.GetState() == "waiting" && !done["entrusted:"+e.GetCompanyId()] {
-					update(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
+					staffUpdate(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
 						CompanyId: e.GetCompanyId(), Proceed: true, Note: "指示あり"}, &r)
 					done["entrusted:"+e.GetCompanyId()] = true
 				}

@@ -139,7 +139,7 @@ func requireNoLeak(t *testing.T, v victim, where, s string) {
 func rejectReview(ctx context.Context, t *testing.T, receipt string) {
 	t.Helper()
 	var res dsrv1.ActionResult
-	update(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-attack-test", Approve: false,
+	staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-attack-test", Approve: false,
 		Reason: "本人確認書類の提出がありません"}, &res)
 	waitStage(ctx, t, receipt, request.StageClosed)
 }

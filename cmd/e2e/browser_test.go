@@ -122,7 +122,7 @@ func TestBrowserJapaneseDisclosureFromTheFormToTheDownload(t *testing.T) {
 
 	// Staff record the payment (a provider webhook in production).
 	var paid dsrv1.ActionResult
-	update(ctx, t, receipt, contract.UpdateMarkFeePaid, &dsrv1.MarkFeePaid{Actor: "staff-e2e", Reference: "furikomi-1", AmountJpy: 1000}, &paid)
+	staffUpdate(ctx, t, receipt, contract.UpdateMarkFeePaid, &dsrv1.MarkFeePaid{Actor: "staff-e2e", Reference: "furikomi-1", AmountJpy: 1000}, &paid)
 	b.waitStage(statusURL, "completed")
 	b.containsAll("main", "対応が完了しました", "ダウンロード用のリンク")
 	b.shots("ja-08-status-completed")
@@ -239,7 +239,7 @@ func TestBrowserAgentFilesWithASupportingDocument(t *testing.T) {
 	b.shots("agent-04-status-identity-review")
 
 	var reviewed dsrv1.ActionResult
-	update(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-e2e", Approve: true}, &reviewed)
+	staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-e2e", Approve: true}, &reviewed)
 	b.waitStage(statusURL, "staff_review")
 	b.containsAll("#todo", "担当者がご請求の内容を確認しています")
 	b.shots("agent-05-status-staff-review")

@@ -21,13 +21,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/cmd/internal/stack"
+	"madoguchi.dev/platform/natsauth"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
@@ -156,8 +156,9 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// A plain NATS subscriber, as any internal service could be.
-	nc, err := nats.Connect(stk.NATS.URL)
+	// A tap on the erasure subject, with the admin's NATS credentials (a
+	// subscriber of its own reads through its durable, holderkit.OnErasure).
+	nc, err := stk.ConnectNATS(natsauth.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 	// Deletion changes data (APPI Art. 34): staff decide, with the reason on record.
 	waitStage(ctx, t, first.Receipt, request.StageStaffReview)
 	var decided dsrv1.ActionResult
-	update(ctx, t, first.Receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
+	staffUpdate(ctx, t, first.Receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
 		Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "退会済みのため削除します"}, &decided)
 
 	// Support holds an inquiry of hers under entrustment (委託) for a care
@@ -202,7 +203,7 @@ func TestDeletionTravelsFromTheFormToEveryHolderAndAnnouncesTheErasure(t *testin
 		t.Fatalf("entrusted = %v, want facility-kanda waiting", st.GetEntrusted())
 	}
 	var instructed dsrv1.ActionResult
-	update(ctx, t, first.Receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
+	staffUpdate(ctx, t, first.Receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
 		CompanyId: "facility-kanda", Proceed: true, Note: "委託元より削除の指示あり"}, &instructed)
 
 	var out request.Outcome
@@ -336,10 +337,16 @@ func codeFromMail(ctx context.Context, t *testing.T, addr string) string {
 // update sends a Temporal update, retrying while the workflow is not yet started.
 func update(ctx context.Context, t *testing.T, receipt, name string, arg, result any) {
 	t.Helper()
+	updateWith(ctx, t, receipt, name, func() any { return arg }, result)
+}
+
+// updateWith is update with the argument that arg makes at each attempt.
+func updateWith(ctx context.Context, t *testing.T, receipt, name string, arg func() any, result any) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		h, err := temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: contract.WorkflowID(receipt),
-			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+			UpdateName: name, Args: []any{arg()}, WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err == nil {
 			if err = h.Get(ctx, result); err == nil {
 				return

@@ -54,6 +54,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/metrics"
+	"madoguchi.dev/platform/natsauth"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/request"
@@ -172,7 +173,7 @@ func TestPrivacyNoPersonalDataOutsideSealedPayloads(t *testing.T) {
 	privacySeedMember(ctx, t, c)
 
 	// Tap every message routed by the server from now on.
-	nc, err := nats.Connect(stk.NATS.URL, nats.Name("privacy-tap"))
+	nc, err := stk.ConnectNATS(natsauth.Admin, nats.Name("privacy-tap")) // the admin sees every subject
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,18 +285,18 @@ func privacyDrive(ctx context.Context, t *testing.T, receipt string, c *privacyC
 			t.Fatalf("request closed: %v", st)
 		case stage == request.StageIdentityReview && !done["review"]:
 			var r dsrv1.ActionResult
-			update(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-privacy", Approve: true, Reason: "本人確認済み"}, &r)
+			staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-privacy", Approve: true, Reason: "本人確認済み"}, &r)
 			done["review"] = true
 		case stage == request.StageStaffReview && !done["decide"]:
 			var r dsrv1.ActionResult
-			update(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-privacy",
+			staffUpdate(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-privacy",
 				Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "削除します"}, &r)
 			done["decide"] = true
 		case stage == request.StageAwaitingEntrusted:
 			for _, e := range st.GetEntrusted() {
 				if e.GetState() == "waiting" && !done["entrusted:"+e.GetCompanyId()] {
 					var r dsrv1.ActionResult
-					update(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-privacy",
+					staffUpdate(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-privacy",
 						CompanyId: e.GetCompanyId(), Proceed: true, Note: "指示あり"}, &r)
 					done["entrusted:"+e.GetCompanyId()] = true
 				}
@@ -340,7 +341,7 @@ func privacyScanNATSTap(t *testing.T, sc *privacyScanner, tap *privacyTap, reque
 // streams (the object store of disclosure packages included).
 func privacyScanStreams(ctx context.Context, t *testing.T, sc *privacyScanner) {
 	t.Helper()
-	nc, err := nats.Connect(stk.NATS.URL)
+	nc, err := stk.ConnectNATS(natsauth.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}

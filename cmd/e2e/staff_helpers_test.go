@@ -24,6 +24,7 @@ import (
 
 	"madoguchi.dev/cmd/dsrctl/cli"
 	"madoguchi.dev/platform/pgdb"
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/staff"
@@ -59,7 +60,7 @@ func dsrctl(t *testing.T, token string, args ...string) (int, string, string) {
 	env := map[string]string{
 		"TEMPORAL_ADDRESS": stk.Temporal.HostPort, "TEMPORAL_NAMESPACE": stk.Temporal.Namespace,
 		"STAFF_DATABASE_URL": stk.Databases["staff"], "MADOGUCHI_KEYS": stk.Runtime.Config.Keys,
-		"DSRCTL_TOKEN": token,
+		"DSRCTL_TOKEN": token, "MADOGUCHI_STAFF_SIGNING_KEY": stk.StaffSigningKey,
 	}
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -67,6 +68,32 @@ func dsrctl(t *testing.T, token string, args ...string) (int, string, string) {
 	code := cli.Run(ctx, args, cli.Env{Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb})
 	t.Logf("dsrctl %s → %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	return code, out.String(), errb.String()
+}
+
+// staffUpdate sends a staff action straight to the request's workflow, as
+// the staff side sends it: signed (platform/staffsig, as services/staff
+// signs) with the dev stack's staff signing key for the actor it names,
+// afresh at each attempt while the request is not ready for it.
+func staffUpdate(ctx context.Context, t *testing.T, receipt, name string, arg staffsig.Action, result any) {
+	t.Helper()
+	signer := staffSigner(t)
+	updateWith(ctx, t, receipt, name, func() any {
+		if err := signer.Sign(contract.WorkflowID(receipt), name, arg.GetActor(), arg); err != nil {
+			t.Fatalf("sign %s: %v", name, err)
+		}
+		return arg
+	}, result)
+}
+
+// staffSigner signs with the dev stack's staff signing key (the one
+// dsrctl is given).
+func staffSigner(t *testing.T) *staffsig.Signer {
+	t.Helper()
+	s, err := staffsig.ParseSigningKey(stk.StaffSigningKey)
+	if err != nil {
+		t.Fatalf("the stack's staff signing key: %v", err)
+	}
+	return s
 }
 
 // act runs a dsrctl action and checks its exit code, its message and that

@@ -21,6 +21,7 @@ import (
 	"madoguchi.dev/platform/logging"
 	"madoguchi.dev/platform/metrics"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/staffsig"
 )
 
 const usage = `usage: madoguchi <command>
@@ -32,8 +33,19 @@ const usage = `usage: madoguchi <command>
   holder NAME   run one data holder (e.g. members)
   codec-server  decrypt payloads for staff in the Temporal UI and CLI
   keygen [ID]   print a new key-ring entry for MADOGUCHI_KEYS
+  keygen --staff [ID]
+                print a new staff signing key (MADOGUCHI_STAFF_SIGNING_KEY, for
+                dsrctl alone) and its public key (MADOGUCHI_STAFF_VERIFY_KEYS, for
+                the worker)
   reseal        after a key rotation, re-seal the intake's stored personal data,
                 documents and announcements with the active key (safe while running)
+  nats-setup    declare the JetStream streams and the packages store, as the NATS
+                admin (NATS_NKEY_SEED); run before the components, at every deployment
+  nats-keygen [USER...]
+                print a new NATS user seed (NATS_NKEY_SEED_<USER>, the component's)
+                and its public key (MADOGUCHI_NKEY_<USER>, the server's) per user
+  nats-config [-write DIR] [-erasure-subscriber NAME]...
+                print (or write under DIR) the NATS server configurations of deploy/
 
 Configuration is read from the environment; see README.md.
 `
@@ -63,6 +75,9 @@ func run(ctx context.Context, cmd string, args []string) error {
 	case "dev":
 		return dev(ctx)
 	case "keygen":
+		if len(args) > 0 && args[0] == "--staff" {
+			return staffKeygen(args[1:])
+		}
 		id := "k1"
 		if len(args) > 0 {
 			id = args[0]
@@ -77,6 +92,12 @@ func run(ctx context.Context, cmd string, args []string) error {
 		return codecServer(ctx)
 	case "reseal":
 		return reseal(ctx)
+	case "nats-setup":
+		return natsSetup(ctx)
+	case "nats-keygen":
+		return natsKeygen(args)
+	case "nats-config":
+		return natsConfig(args)
 	case "intake", "bridge", "worker", "holder":
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -240,5 +261,22 @@ func reseal(ctx context.Context) error {
 	}
 	log.Info().Int("requests", st.Requests).Int("uploads", st.Uploads).Int("announcements", st.Announcements).
 		Str("key", rt.Ring.ActiveKeyID()).Msg("re-sealed with the active key")
+	return nil
+}
+
+// staffKeygen prints a new staff key pair under id (args[0], default s1),
+// one variable a line: the signing key goes to the staff side (dsrctl)
+// alone, the public key to the worker.
+func staffKeygen(args []string) error {
+	id := "s1"
+	if len(args) > 0 {
+		id = args[0]
+	}
+	signing, verify, err := staffsig.NewKeyPair(id)
+	if err != nil {
+		return err
+	}
+	fmt.Println("MADOGUCHI_STAFF_SIGNING_KEY=" + signing)
+	fmt.Println("MADOGUCHI_STAFF_VERIFY_KEYS=" + verify)
 	return nil
 }

@@ -100,11 +100,11 @@ func PackagesConfig(ns contract.Namespace, o StreamOptions) jetstream.ObjectStor
 }
 
 // DeclareStreams creates or updates every stream and the packages object
-// store; safe to run at every start. A stream already as declared is left
-// alone: every component declares the streams when it starts, and an update
-// with nothing to change would still race, inside the server, with another
-// component creating its consumer on that stream (nats-server 2.15's file
-// store, seen under the race detector).
+// store; safe to run at every start. It needs the NATS admin's permissions
+// (`madoguchi nats-setup`; no component may declare a stream). A stream
+// already as declared is left alone: an update with nothing to change would
+// still race, inside the server, with a component creating its consumer on
+// that stream (nats-server 2.15's file store, seen under the race detector).
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, ns contract.Namespace, o StreamOptions) error {
 	for _, cfg := range StreamConfigs(ns, o) {
 		if err := declareStream(ctx, js, cfg); err != nil {

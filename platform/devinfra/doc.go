@@ -1,8 +1,9 @@
 // Package devinfra brings up the real servers Madoguchi needs on one machine,
 // for `make dev` and the end-to-end tests: it reuses a configured or already
-// running PostgreSQL, NATS (with JetStream) and Temporal, and otherwise starts
-// its own — a private PostgreSQL cluster, an embedded nats-server and the
-// Temporal CLI's dev server. Nothing here is used in production.
+// running PostgreSQL and Temporal and a configured NATS (with JetStream), and
+// otherwise starts its own — a private PostgreSQL cluster, an embedded
+// nats-server with the components' users and permissions, and the Temporal
+// CLI's dev server. Nothing here is used in production.
 package devinfra
 
 import (

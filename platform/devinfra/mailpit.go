@@ -22,7 +22,8 @@ import (
 // Notices are sent to SMTPAddr in dev and the end-to-end tests; in
 // production SMTP_ADDR points at a real relay instead, and nothing here runs.
 type Mailpit struct {
-	// SMTPAddr is host:port of the SMTP server (no TLS; any or no AUTH).
+	// SMTPAddr is host:port of the SMTP server (by default no TLS and any
+	// or no AUTH; see MailpitOptions).
 	SMTPAddr string
 	// UIURL is the web UI and API root, e.g. http://127.0.0.1:8025 (no
 	// trailing slash).
@@ -45,6 +46,19 @@ type MailpitOptions struct {
 	// LogFile receives the server's output; empty discards it (and runs
 	// mailpit with --quiet).
 	LogFile string
+	// TLSCert and TLSKey (PEM files) let clients upgrade with STARTTLS;
+	// RequireSTARTTLS makes the server refuse mail from a client that does
+	// not. AuthFile (mailpit's htpasswd-style password file) accepts only
+	// its credentials, instead of any or none. With any of them set, a
+	// server is always started: one named by SMTP_ADDR cannot be set up.
+	TLSCert, TLSKey string
+	RequireSTARTTLS bool
+	AuthFile        string
+}
+
+// secured reports whether opts ask for TLS or real authentication.
+func (opts MailpitOptions) secured() bool {
+	return opts.TLSCert != "" || opts.TLSKey != "" || opts.RequireSTARTTLS || opts.AuthFile != ""
 }
 
 // StartMailpit returns the mail catcher named by SMTP_ADDR and
@@ -58,7 +72,7 @@ type MailpitOptions struct {
 // enable relaying, webhooks or a persistent database) are not passed on.
 func StartMailpit(ctx context.Context, opts MailpitOptions) (*Mailpit, error) {
 	smtpEnv, apiEnv := os.Getenv("SMTP_ADDR"), os.Getenv("MAILPIT_API_URL")
-	if smtpEnv != "" || apiEnv != "" {
+	if (smtpEnv != "" || apiEnv != "") && !opts.secured() {
 		if smtpEnv == "" || apiEnv == "" {
 			return nil, errors.New("devinfra: set both SMTP_ADDR and MAILPIT_API_URL to reuse a mail catcher, or neither to start one")
 		}
@@ -96,9 +110,19 @@ func StartMailpit(ctx context.Context, opts MailpitOptions) (*Mailpit, error) {
 	uiAddr := "127.0.0.1:" + strconv.Itoa(opts.UIPort)
 	args := []string{
 		"--smtp", smtpAddr, "--listen", uiAddr,
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
 		"--database", filepath.Join(dir, "mailpit.db"),
 		"--disable-version-check", "--block-remote-css-and-fonts", "--smtp-disable-rdns",
+	}
+	if opts.AuthFile != "" {
+		args = append(args, "--smtp-auth-file", opts.AuthFile)
+	} else {
+		args = append(args, "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
+	}
+	if opts.TLSCert != "" || opts.TLSKey != "" {
+		args = append(args, "--smtp-tls-cert", opts.TLSCert, "--smtp-tls-key", opts.TLSKey)
+	}
+	if opts.RequireSTARTTLS {
+		args = append(args, "--smtp-require-starttls")
 	}
 	cmd := exec.Command(opts.Binary, args...)
 	cmd.Dir = dir

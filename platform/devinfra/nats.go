@@ -20,34 +20,43 @@ type NATS struct {
 	URL     string
 	Started bool
 	srv     *server.Server
-	// dir is the embedded server's JetStream store (kept by Restart).
-	dir string
+	// dir is the embedded server's JetStream store and users its nkey
+	// users (both kept by Restart).
+	dir   string
+	users []*server.NkeyUser
 }
 
-// StartNATS returns the server named by NATS_URL (env; "embedded" forces the
-// embedded one), one answering on 127.0.0.1:4222 with JetStream enabled and
-// at least MinServerVersion, or an embedded server storing JetStream data
-// under dir.
-func StartNATS(ctx context.Context, dir string) (*NATS, error) {
-	if os.Getenv("NATS_URL") == "embedded" {
-		return StartEmbeddedNATS(dir, -1)
+// NATSAuth is how a stack's NATS authenticates.
+type NATSAuth struct {
+	// Users are the embedded server's nkey users with their permissions
+	// (natsauth.ServerUsers); none leaves it open to anyone.
+	Users []*server.NkeyUser
+	// Connect are the options (credentials) for checking a server named by
+	// NATS_URL, which brings its own users.
+	Connect []nats.Option
+}
+
+// StartNATS returns the server named by NATS_URL (env), used as it is and
+// reached with auth.Connect, or else ("" or "embedded") a nats-server
+// embedded in this process with auth.Users, storing JetStream data under
+// dir. A server already running on this machine is not reused: its users
+// and permissions are not ours to set.
+func StartNATS(ctx context.Context, dir string, auth NATSAuth) (*NATS, error) {
+	u := os.Getenv("NATS_URL")
+	if u == "" || u == "embedded" {
+		return StartEmbeddedNATS(dir, -1, auth.Users)
 	}
 	// A configured server is used as it is (a too old one fails loudly below).
-	if u := os.Getenv("NATS_URL"); u != "" {
-		if err := checkJetStream(ctx, u); err != nil {
-			return nil, fmt.Errorf("devinfra: NATS_URL is set but not usable: %w", err)
-		}
-		return &NATS{URL: u}, nil
+	if err := checkJetStream(ctx, u, auth.Connect); err != nil {
+		return nil, fmt.Errorf("devinfra: NATS_URL is set but not usable: %w", err)
 	}
-	local := "nats://127.0.0.1:4222"
-	if reachable("127.0.0.1:4222") && checkJetStream(ctx, local) == nil {
-		return &NATS{URL: local}, nil
-	}
-	return StartEmbeddedNATS(dir, -1)
+	return &NATS{URL: u}, nil
 }
 
-// StartEmbeddedNATS runs nats-server in this process (port -1: any free port).
-func StartEmbeddedNATS(dir string, port int) (*NATS, error) {
+// StartEmbeddedNATS runs nats-server in this process (port -1: any free
+// port) with users as its only clients (nil: anyone may connect and do
+// anything, as unit tests do).
+func StartEmbeddedNATS(dir string, port int, users []*server.NkeyUser) (*NATS, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("devinfra: nats dir: %w", err)
 	}
@@ -56,6 +65,7 @@ func StartEmbeddedNATS(dir string, port int) (*NATS, error) {
 		Port:      port,
 		JetStream: true,
 		StoreDir:  dir,
+		Nkeys:     users,
 		NoSigs:    true,
 		NoLog:     true,
 	})
@@ -67,7 +77,7 @@ func StartEmbeddedNATS(dir string, port int) (*NATS, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("devinfra: embedded nats-server did not start")
 	}
-	return &NATS{URL: srv.ClientURL(), Started: true, srv: srv, dir: dir}, nil
+	return &NATS{URL: srv.ClientURL(), Started: true, srv: srv, dir: dir, users: users}, nil
 }
 
 // Restart shuts an embedded server down and starts it again on the same
@@ -88,7 +98,7 @@ func (n *NATS) Restart() error {
 	var err error
 	for range 50 { // the port may take a moment to be free again
 		var m *NATS
-		if m, err = StartEmbeddedNATS(n.dir, addr.Port); err == nil {
+		if m, err = StartEmbeddedNATS(n.dir, addr.Port, n.users); err == nil {
 			n.srv = m.srv
 			return nil
 		}
@@ -103,8 +113,8 @@ func (n *NATS) Restart() error {
 // multi-filter consumers.
 const MinServerVersion = "2.10.0"
 
-func checkJetStream(ctx context.Context, url string) error {
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+func checkJetStream(ctx context.Context, url string, opts []nats.Option) error {
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Timeout(2 * time.Second)}, opts...)...)
 	if err != nil {
 		return err
 	}

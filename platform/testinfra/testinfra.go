@@ -140,7 +140,7 @@ func Pool(t testing.TB, prefix string, migrations ...fs.FS) *pgxpool.Pool {
 // test temp dir) and shuts it down when the test ends.
 func NATSServer(t testing.TB) *devinfra.NATS {
 	t.Helper()
-	srv, err := devinfra.StartEmbeddedNATS(t.TempDir(), -1)
+	srv, err := devinfra.StartEmbeddedNATS(t.TempDir(), -1, nil)
 	if err != nil {
 		t.Fatalf("testinfra: NATS: %v", err)
 	}

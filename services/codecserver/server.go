@@ -12,6 +12,7 @@
 package codecserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -21,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,11 +43,22 @@ type Authenticator interface {
 	Account(ctx context.Context, id string) (staff.Account, error)
 }
 
+// Auditor appends to the staff audit log (services/staff.Store).
+type Auditor interface {
+	Append(ctx context.Context, e staff.AuditEntry) (staff.AuditEntry, error)
+}
+
 // Options configure the server.
 type Options struct {
 	// Codec decrypts and encrypts (platform/codec with the key ring).
 	Codec converter.PayloadCodec
 	Auth  Authenticator
+	// Audit records every decode and encode with the staff account, before
+	// anything is decrypted: a codec call that cannot be recorded is refused.
+	Audit Auditor
+	// DecryptRoles may decode and encode payloads (default: staff only); an
+	// account of another role signs in but gets 403 from the codec.
+	DecryptRoles []staff.Role
 	// AllowedOrigins are the exact browser origins (scheme://host:port) of
 	// the Temporal UI allowed to call the codec endpoints.
 	AllowedOrigins []string
@@ -78,8 +91,11 @@ type server struct {
 
 // New returns the codec server's handler.
 func New(o Options) (http.Handler, error) {
-	if o.Codec == nil || o.Auth == nil {
-		return nil, errors.New("codecserver: a codec and an authenticator are required")
+	if o.Codec == nil || o.Auth == nil || o.Audit == nil {
+		return nil, errors.New("codecserver: a codec, an authenticator and an audit log are required")
+	}
+	if len(o.DecryptRoles) == 0 {
+		o.DecryptRoles = []staff.Role{staff.RoleStaff}
 	}
 	for _, origin := range o.AllowedOrigins {
 		if origin == "*" || origin == "" || strings.HasSuffix(origin, "/") {
@@ -216,10 +232,33 @@ func (s *server) payloads(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "namespace not served here", http.StatusForbidden)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if !slices.Contains(s.o.DecryptRoles, acct.Role) {
+		s.o.Log.Warn().Str("actor", acct.ID).Str("role", string(acct.Role)).Str("op", op).Msg("codec refused: role may not decrypt")
+		http.Error(w, "this account's role may not decrypt payloads", http.StatusForbidden)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		return
+	}
+	var batch struct {
+		Payloads []json.RawMessage `json:"payloads"`
+	}
+	if err := json.Unmarshal(raw, &batch); err != nil {
+		http.Error(w, "body is not a payloads document", http.StatusBadRequest)
+		return
+	}
+	if _, err := s.o.Audit.Append(r.Context(), staff.AuditEntry{Actor: acct.ID, Action: "codec-" + op,
+		Fields: map[string]any{"namespace": ns, "payloads": len(batch.Payloads)}, Result: staff.Accepted}); err != nil {
+		s.o.Log.Error().Err(err).Str("actor", acct.ID).Msg("codec refused: the audit log is unavailable")
+		http.Error(w, "the audit log is unavailable; nothing was decrypted", http.StatusServiceUnavailable)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	s.o.Log.Info().Str("actor", acct.ID).Str("op", op).Str("namespace", ns).Msg("codec request")
+	s.o.Log.Info().Str("actor", acct.ID).Str("op", op).Str("namespace", ns).Int("payloads", len(batch.Payloads)).Msg("codec request")
 	s.codec.ServeHTTP(w, r)
 }
 

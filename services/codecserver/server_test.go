@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +65,31 @@ func key(t *testing.T, id string) string {
 type fixture struct {
 	srv   *httptest.Server
 	accts accounts
+	audit *auditLog
 	now   time.Time
+}
+
+// auditLog records what the server appends; broken makes it fail.
+type auditLog struct {
+	mu      sync.Mutex
+	entries []staff.AuditEntry
+	broken  bool
+}
+
+func (a *auditLog) Append(_ context.Context, e staff.AuditEntry) (staff.AuditEntry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.broken {
+		return e, errors.New("audit database down")
+	}
+	a.entries = append(a.entries, e)
+	return e, nil
+}
+
+func (a *auditLog) all() []staff.AuditEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]staff.AuditEntry(nil), a.entries...)
 }
 
 func newFixture(t *testing.T, r *seal.Ring) *fixture {
@@ -72,8 +98,8 @@ func newFixture(t *testing.T, r *seal.Ring) *fixture {
 		"tok-sato":   {ID: "sato", DisplayName: "佐藤", Role: staff.RoleStaff},
 		"tok-viewer": {ID: "suzuki", DisplayName: "鈴木", Role: staff.RoleViewer},
 		"tok-gone":   {ID: "gone", DisplayName: "退職", Role: staff.RoleStaff, Disabled: true},
-	}, now: time.Now()}
-	h, err := New(Options{Codec: codec.New(r), Auth: f.accts, AllowedOrigins: []string{uiOrigin},
+	}, audit: &auditLog{}, now: time.Now()}
+	h, err := New(Options{Codec: codec.New(r), Auth: f.accts, Audit: f.audit, AllowedOrigins: []string{uiOrigin},
 		Namespaces: []string{"default"}, Now: func() time.Time { return f.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +175,15 @@ func TestDecodeNeedsAValidStaffToken(t *testing.T) {
 			t.Errorf("%s: %d %q, want 401 without plaintext", name, resp.StatusCode, out)
 		}
 	}
-	for _, tok := range []string{"tok-sato", "tok-viewer"} {
+	// A viewer signs in but may not decrypt.
+	if resp, out := f.post(t, "/decode", body(t, p), map[string]string{"Authorization": "Bearer tok-viewer"}); resp.StatusCode != http.StatusForbidden ||
+		bytes.Contains(out, []byte("山田")) {
+		t.Errorf("viewer: %d %q, want 403 without plaintext", resp.StatusCode, out)
+	}
+	if n := len(f.audit.all()); n != 0 {
+		t.Errorf("%d audit entries for refused calls; want none", n)
+	}
+	for _, tok := range []string{"tok-sato"} {
 		resp, out := f.post(t, "/decode", body(t, p), map[string]string{"Authorization": "Bearer " + tok})
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %d %s", tok, resp.StatusCode, out)
@@ -167,6 +201,30 @@ func TestDecodeNeedsAValidStaffToken(t *testing.T) {
 	resp, _ := f.post(t, "/decode", body(t, p), map[string]string{"Authorization": "Bearer tok-sato", "X-Namespace": "other"})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("other namespace: %d, want 403", resp.StatusCode)
+	}
+}
+
+// Every decrypt is written to the audit log with the staff account before
+// anything is decrypted; when the log cannot be written, nothing is.
+func TestEveryDecryptIsAuditedWithTheStaffAccountOrRefused(t *testing.T) {
+	r := ring(t, key(t, "k1"))
+	f := newFixture(t, r)
+	p := encrypted(t, r, map[string]string{"name": "山田 花子"})
+	resp, _ := f.post(t, "/decode", body(t, p, p), map[string]string{"Authorization": "Bearer tok-sato"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("decode: %d", resp.StatusCode)
+	}
+	got := f.audit.all()
+	if len(got) != 1 || got[0].Actor != "sato" || got[0].Action != "codec-decode" || got[0].Result != staff.Accepted ||
+		got[0].Fields["payloads"] != 2 || got[0].Fields["namespace"] != "default" {
+		t.Fatalf("audit log = %+v; want one accepted codec-decode by sato of 2 payloads", got)
+	}
+	f.audit.mu.Lock()
+	f.audit.broken = true
+	f.audit.mu.Unlock()
+	resp, out := f.post(t, "/decode", body(t, p), map[string]string{"Authorization": "Bearer tok-sato"})
+	if resp.StatusCode != http.StatusServiceUnavailable || bytes.Contains(out, []byte("山田")) {
+		t.Errorf("with the audit log down: %d %q; want 503 and nothing decrypted", resp.StatusCode, out)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
@@ -26,6 +27,10 @@ import (
 type Service struct {
 	Temporal client.Client
 	Store    *Store
+	// Signer signs each action for the account that acts
+	// (MADOGUCHI_STAFF_SIGNING_KEY): the workflow accepts no staff action
+	// without a signature. Nil: reads work, actions are refused.
+	Signer *staffsig.Signer
 	// Now is the clock for queries (default time.Now).
 	Now func() time.Time
 	// Timeout bounds one action (default 30s).
@@ -61,8 +66,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, erro
 	return s.Store.Authenticate(ctx, token)
 }
 
-// Do authenticates token, sends the action as a Temporal update and waits
-// for the workflow's answer, then writes exactly one audit row. A refused
+// Do authenticates token, signs the action for the account (its id is the
+// actor the workflow records), sends it as a Temporal update and waits for
+// the workflow's answer, then writes exactly one audit row. A refused
 // action returns a *RejectedError (with the row written); a token that
 // matches no active account returns ErrUnauthenticated (the attempt is
 // recorded with actor "unauthenticated").
@@ -108,6 +114,19 @@ func (s *Service) act(ctx context.Context, acct Account, a Action, entry *AuditE
 	if err := a.Err(); err != nil {
 		return reject(err.Error())
 	}
+	if s.Signer == nil {
+		return reject("no staff signing key is configured (MADOGUCHI_STAFF_SIGNING_KEY): the workflow accepts signed staff actions only")
+	}
+	workflowID := contract.WorkflowID(a.Receipt)
+	arg := a.Arg(acct.ID)
+	sa, ok := arg.(staffsig.Action)
+	if !ok {
+		return reject(fmt.Sprintf("%s: %T is not a staff action", a.Name, arg))
+	}
+	if err := s.Signer.Sign(workflowID, a.Update, acct.ID, sa); err != nil {
+		// Nothing was sent.
+		return reject(fmt.Sprintf("%s on %s could not be signed: %v", a.Name, a.Receipt, err))
+	}
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -121,8 +140,8 @@ func (s *Service) act(ctx context.Context, acct Account, a Action, entry *AuditE
 	entry.UpdateID = id.String()
 	var res dsrv1.ActionResult
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: contract.WorkflowID(a.Receipt), UpdateID: entry.UpdateID, UpdateName: a.Update,
-		Args: []any{a.Arg(acct.ID)}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflowID, UpdateID: entry.UpdateID, UpdateName: a.Update,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
 		err = h.Get(ctx, &res)

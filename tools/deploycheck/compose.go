@@ -15,8 +15,18 @@ import (
 // checkCompose loads a compose file the way `docker compose config` does
 // (compose-go: interpolation, compose-spec JSON-schema validation,
 // normalisation, consistency checks), with the variables of its example env
-// file, and checks that the files it bind-mounts and builds from exist.
+// file, and checks that the files it bind-mounts and builds from exist and
+// that Temporal and its Web UI are locked down (composeTrust). Its error
+// names c.File.
 func checkCompose(root string, c ComposeFile) (string, error) {
+	summary, err := loadAndCheckCompose(root, c)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", c.File, err)
+	}
+	return summary, nil
+}
+
+func loadAndCheckCompose(root string, c ComposeFile) (string, error) {
 	file := filepath.Join(root, c.File)
 	opts := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(filepath.Dir(file)),
@@ -89,11 +99,13 @@ func checkCompose(root string, c ComposeFile) (string, error) {
 			missing = append(missing, "required service "+name+" is missing")
 		}
 	}
+	trust, locked := composeTrust(project)
+	missing = append(missing, trust...)
 	if len(missing) > 0 {
 		return "", fmt.Errorf("%s", strings.Join(missing, "; "))
 	}
 	names := project.ServiceNames()
 	slices.Sort(names)
-	return fmt.Sprintf("project %q: %d services, %d networks, %d volumes; %d holders on bus + own db network only (%s)",
-		project.Name, len(names), len(project.Networks), len(project.Volumes), holders, strings.Join(names, " ")), nil
+	return fmt.Sprintf("project %q: %d services, %d networks, %d volumes; %d holders on bus + own db network only; %s (%s)",
+		project.Name, len(names), len(project.Networks), len(project.Volumes), holders, locked, strings.Join(names, " ")), nil
 }

@@ -13,7 +13,10 @@
 //   - the compose file loads, interpolates and validates with compose-go (the
 //     library behind `docker compose config`), and the files it mounts exist;
 //   - the Dockerfile parses with BuildKit's parser and passes its lint rules;
-//   - the Helm values files for the official charts are well-formed YAML.
+//   - the Helm values files for the official charts are well-formed YAML,
+//     and the Temporal chart's, merged as Helm merges them, lock the
+//     frontend (mutual TLS) and the Web UI (read-only, sign-in when
+//     published) down.
 //
 // It prints what it validated and exits non-zero on the first failing step.
 package main
@@ -44,6 +47,11 @@ type Config struct {
 	Compose        []ComposeFile   `json:"compose"`
 	Dockerfiles    []string        `json:"dockerfiles"`
 	HelmValues     []string        `json:"helmValues"`
+	// TemporalValues are the stacks of values files given to the official
+	// Temporal chart (`helm -f a -f b`), each checked as Helm merges it:
+	// frontend mutual TLS, the Web UI read-only and, when published,
+	// behind OpenID Connect sign-in (temporal.go).
+	TemporalValues [][]string `json:"temporalValues"`
 }
 
 // Kustomization is one directory to render and what its output must contain.
@@ -57,6 +65,13 @@ type Kustomization struct {
 		Jobs       []string `json:"jobs"`
 		// Kinds that must appear at least once (e.g. Stream).
 		Kinds []string `json:"kinds"`
+		// TemporalFrontend: a NetworkPolicy must select the Temporal
+		// frontend pods and admit its port only from selected pods.
+		TemporalFrontend bool `json:"temporalFrontend"`
+		// DatabaseTLS "verify-full": every container given a database URL
+		// must verify the server (PGSSLMODE=verify-full, PGSSLROOTCERT a
+		// CA file mounted from a Secret).
+		DatabaseTLS string `json:"databaseTLS"`
 	} `json:"require"`
 }
 
@@ -174,7 +189,7 @@ func run(root, configPath, bin string) error {
 	for _, c := range cfg.Compose {
 		summary, err := checkCompose(root, c)
 		if err != nil {
-			return fmt.Errorf("%s: %w", c.File, err)
+			return err // names c.File
 		}
 		fmt.Printf("validated %-46s %s\n", c.File, summary)
 	}
@@ -204,6 +219,23 @@ func run(root, configPath, bin string) error {
 			return fmt.Errorf("%s: empty", f)
 		}
 		fmt.Printf("parsed    %-46s %d top-level keys\n", f, len(v))
+	}
+	var unsafe []string
+	for _, files := range cfg.TemporalValues {
+		summary, problems, err := checkTemporalValues(root, files)
+		if err != nil {
+			return err
+		}
+		name := strings.Join(files, " + ")
+		if len(problems) > 0 {
+			fmt.Printf("VIOLATED  %s\n  - %s\n", name, strings.Join(problems, "\n  - "))
+			unsafe = append(unsafe, name)
+			continue
+		}
+		fmt.Printf("checked   %s: %s\n", name, summary)
+	}
+	if len(unsafe) > 0 {
+		return fmt.Errorf("Temporal chart values violate the rules in %s", strings.Join(unsafe, "; "))
 	}
 	return nil
 }

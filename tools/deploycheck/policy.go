@@ -20,10 +20,12 @@ type workload struct {
 	spec   map[string]any    // pod spec
 }
 
-// CheckPolicy returns the rule violations of one rendering and a summary of
-// what was checked.
+// CheckPolicy returns the rule violations of one rendering, each naming the
+// kustomization and the object, and a summary of what was checked.
 func CheckPolicy(r Rendered) (problems []string, summary string) {
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	bad := func(format string, args ...any) {
+		problems = append(problems, r.Path+": "+fmt.Sprintf(format, args...))
+	}
 	byKind := map[string][]Object{}
 	for _, o := range r.Objects {
 		byKind[o.Kind()] = append(byKind[o.Kind()], o)
@@ -38,8 +40,11 @@ func CheckPolicy(r Rendered) (problems []string, summary string) {
 	}
 	// ConfigMaps given to workloads hold no secrets.
 	for _, c := range byKind["ConfigMap"] {
-		for k := range obj(c, "data") {
-			if sensitiveEnv.MatchString(k) {
+		for k, v := range strMap(c, "data") {
+			switch {
+			case pathEnv.MatchString(k) && !filePath.MatchString(v):
+				bad("%s: %s must be the path of a file mounted from a Secret, not the material", c.ID(), k)
+			case sensitiveEnv.MatchString(k) && !isFilePathEnv(k, v):
 				bad("%s: %s belongs in a Secret, not a ConfigMap", c.ID(), k)
 			}
 		}
@@ -116,6 +121,8 @@ func CheckPolicy(r Rendered) (problems []string, summary string) {
 		}
 	}
 	dbPolicies := checkDatabasePolicies(byKind, bad)
+	trust := checkTrust(r, byKind, workloads, bad)
+	natsUsers := checkNATSUsers(byKind, workloads, bad)
 
 	var parts []string
 	if n := len(workloads); n > 0 {
@@ -135,6 +142,10 @@ func CheckPolicy(r Rendered) (problems []string, summary string) {
 	}
 	if dbPolicies > 0 {
 		parts = append(parts, fmt.Sprintf("%d databases admitting only their owner", dbPolicies))
+	}
+	parts = append(parts, trust.parts()...)
+	if natsUsers > 0 {
+		parts = append(parts, fmt.Sprintf("%d NATS users, a Secret each", natsUsers))
 	}
 	parts = append(parts, "no inline secrets")
 	return problems, strings.Join(parts, "; ")
@@ -162,7 +173,7 @@ func checkContainer(w workload, c any, bad func(string, ...any)) {
 	}
 	for _, e := range list(c, "env") {
 		name := str(e, "name")
-		if sensitiveEnv.MatchString(name) && get(e, "valueFrom", "secretKeyRef") == nil {
+		if sensitiveEnv.MatchString(name) && get(e, "valueFrom", "secretKeyRef") == nil && !isFilePathEnv(name, str(e, "value")) {
 			bad("%s: %s must come from a Secret (valueFrom.secretKeyRef)", id, name)
 		}
 	}

@@ -11,11 +11,12 @@
 // entrusting company — fails to render instead of leaking it. Render also
 // refuses a notice that lacks a field its kind needs.
 //
-// Sender delivers a rendered notice over plain SMTP (net/smtp, no TLS, no
-// AUTH): in dev and tests to the mail catcher (platform/devinfra.Mailpit),
-// in production to a relay on the trusted network named by SMTP_ADDR, which
-// does TLS and authentication towards the outside. Activities wraps it for
-// a Temporal worker.
+// Sender delivers a rendered notice over SMTP (net/smtp): in production to
+// the relay named by SMTP_ADDR, always upgraded with STARTTLS (the server's
+// certificate verified) and authenticated with AUTH PLAIN inside it; in dev
+// and tests to the mail catcher (platform/devinfra.Mailpit) on a loopback
+// address, the only place a Sender sends in clear. Activities wraps it for a
+// Temporal worker.
 //
 // All dates are shown in Japan time (JST, UTC+9), the zone the deadlines are
 // counted in by default: ja as 2026年11月26日(木), en as Thu 26 Nov 2026.

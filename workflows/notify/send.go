@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,13 +31,42 @@ const DefaultFrom = "株式会社Nico ケアスマイリー <support@caresmiley.
 // DefaultTimeout bounds one delivery when Sender.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
-// Sender delivers notices over SMTP without TLS or AUTH.
+// TLSMode says how a Sender protects its SMTP session (SMTP_STARTTLS).
+type TLSMode string
+
+const (
+	// STARTTLSRequired upgrades every session with STARTTLS before the
+	// envelope is sent, verifies the server's certificate, and refuses a
+	// server that does not offer STARTTLS. The zero TLSMode means it too.
+	STARTTLSRequired TLSMode = "required"
+	// TLSNone sends in clear. A Sender accepts it only for a loopback
+	// address (the dev mail catcher, a relay on the same host or in the
+	// same pod) and never with credentials.
+	TLSNone TLSMode = "none"
+)
+
+// ErrConfig is returned (wrapped) by Check and NewSender, and by Send inside
+// a *SendError, for a configuration that must not send.
+var ErrConfig = errors.New("notify: smtp configuration")
+
+// ErrNoSTARTTLS is the cause of the *SendError of a session whose server
+// does not offer STARTTLS to a Sender that requires it; nothing of the
+// notice was sent.
+var ErrNoSTARTTLS = errors.New("server does not offer STARTTLS")
+
+// ErrNoAuthPlain is the cause of the *SendError of a session whose server
+// does not offer AUTH PLAIN (after STARTTLS) to a Sender with credentials.
+var ErrNoAuthPlain = errors.New("server does not offer AUTH PLAIN")
+
+// Sender delivers notices over SMTP: by default it upgrades every session
+// with STARTTLS (verifying the server's certificate) and, when given
+// credentials, authenticates with AUTH PLAIN inside the TLS session.
 //
-// In dev and the tests Addr is the mail catcher (devinfra.StartMailpit); in
-// production SMTP_ADDR names a relay on the trusted network (a local MTA or
-// sidecar) that handles TLS, authentication and onward delivery. Do not
-// point it at a server across an untrusted network: the notice, including
-// the verification code, would travel in clear.
+// In production SMTP_ADDR names the relay (submission port 587) with
+// SMTP_STARTTLS=required, the default; the dev stack and the tests send to
+// the mail catcher (devinfra.StartMailpit) on 127.0.0.1 with TLSNone, which
+// a Sender accepts only for a loopback address, so a notice — with its
+// verification code or link — never crosses a network in clear.
 type Sender struct {
 	// Addr is the SMTP server, host:port.
 	Addr string
@@ -48,18 +80,126 @@ type Sender struct {
 	Hostname string
 	// Now returns the Date header's time; nil means time.Now.
 	Now func() time.Time
+	// TLS is STARTTLSRequired (also when empty) or TLSNone.
+	TLS TLSMode
+	// TLSConfig verifies the server after STARTTLS; nil means the system
+	// roots. An empty ServerName means the host of Addr.
+	TLSConfig *tls.Config
+	// Username and Password, when Username is set, authenticate with AUTH
+	// PLAIN, which a Sender sends only inside a STARTTLS session.
+	Username, Password string
+}
+
+// SenderOptions are the SMTP settings of a worker (README, "Configuration").
+type SenderOptions struct {
+	// Addr is SMTP_ADDR, From is MAIL_FROM.
+	Addr, From string
+	// STARTTLS is SMTP_STARTTLS: "required" (also when empty) or "none".
+	STARTTLS string
+	// Username and Password are SMTP_USERNAME and SMTP_PASSWORD.
+	Username, Password string
+	// TLSServerName (SMTP_TLS_SERVER_NAME) is the name expected in the
+	// relay's certificate when it differs from the host of Addr.
+	TLSServerName string
+	// TLSCAFile (SMTP_TLS_CA) is a PEM bundle that replaces the system roots
+	// for verifying the relay (a private CA).
+	TLSCAFile string
+	// Timeout bounds one delivery (Sender.Timeout).
+	Timeout time.Duration
+}
+
+// NewSender builds the Sender of o, reading its CA file, and checks it.
+func NewSender(o SenderOptions) (*Sender, error) {
+	s := &Sender{Addr: o.Addr, From: o.From, Timeout: o.Timeout, TLS: TLSMode(o.STARTTLS),
+		Username: o.Username, Password: o.Password}
+	if o.TLSServerName != "" || o.TLSCAFile != "" {
+		if s.TLS == TLSNone {
+			return nil, fmt.Errorf("%w: SMTP_TLS_SERVER_NAME and SMTP_TLS_CA need SMTP_STARTTLS=required", ErrConfig)
+		}
+		s.TLSConfig = &tls.Config{ServerName: o.TLSServerName, MinVersion: tls.VersionTLS12}
+	}
+	if o.TLSCAFile != "" {
+		pem, err := os.ReadFile(o.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: SMTP_TLS_CA: %w", ErrConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: SMTP_TLS_CA %s holds no PEM certificate", ErrConfig, o.TLSCAFile)
+		}
+		s.TLSConfig.RootCAs = pool
+	}
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check reports a configuration that would send a notice unprotected or
+// credentials in clear: an unknown TLS mode, TLSNone to an address that is
+// not loopback, a password without a user name, or credentials with TLSNone.
+// Its errors wrap ErrConfig and name the setting, never the credentials.
+func (s *Sender) Check() error {
+	switch s.TLS {
+	case "", STARTTLSRequired:
+	case TLSNone:
+		if !loopback(s.Addr) {
+			return fmt.Errorf("%w: SMTP_STARTTLS=none is allowed only for a loopback SMTP_ADDR (127.0.0.1, ::1, localhost); "+
+				"a relay across a network needs STARTTLS", ErrConfig)
+		}
+		if s.Username != "" || s.Password != "" {
+			return fmt.Errorf("%w: SMTP_USERNAME and SMTP_PASSWORD are sent only over STARTTLS; SMTP_STARTTLS=none has none", ErrConfig)
+		}
+	default:
+		return fmt.Errorf("%w: SMTP_STARTTLS %q: want required or none", ErrConfig, string(s.TLS))
+	}
+	if s.Password != "" && s.Username == "" {
+		return fmt.Errorf("%w: SMTP_PASSWORD without SMTP_USERNAME", ErrConfig)
+	}
+	return nil
+}
+
+// loopback reports whether the host of addr is a loopback IP literal or
+// "localhost" (not resolved: a name is taken at its word only for localhost).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// tlsConfig is the client configuration for STARTTLS with host.
+func (s *Sender) tlsConfig(host string) *tls.Config {
+	cfg := &tls.Config{}
+	if s.TLSConfig != nil {
+		cfg = s.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
 }
 
 // SendError is a failed delivery. Its message is "smtp send: <step>",
-// with the SMTP reply code when the server answered, or the network error
-// when it did not; never the server's reply text (which may echo the
-// address), the recipient, or the body.
+// with the SMTP reply code when the server answered, or else the cause when
+// its text carries no personal data (a network, context, TLS or
+// configuration error); never the server's reply text (which may echo the
+// address), the recipient, the credentials or the body.
 type SendError struct {
-	// Step is connect, hello, sender, recipient, data or quit.
+	// Step is config, connect, hello, starttls, auth, sender, recipient,
+	// data or quit.
 	Step string
 	// Code is the server's SMTP reply code, or 0.
 	Code int
-	err  error // network or context error only
+	err  error // network, context, TLS or configuration error only
 }
 
 func (e *SendError) Error() string {
@@ -72,12 +212,21 @@ func (e *SendError) Error() string {
 	return "smtp send: " + e.Step
 }
 
-// Unwrap returns the network or context error, if any.
+// Unwrap returns the cause (network, context, TLS or configuration error,
+// ErrNoSTARTTLS, ErrNoAuthPlain), if any.
 func (e *SendError) Unwrap() error { return e.err }
 
 // Permanent reports whether retrying the same notice cannot help: the
-// server rejected it with a 5xx code.
-func (e *SendError) Permanent() bool { return e.Code >= 500 }
+// server rejected it with a 5xx code. A refused STARTTLS or AUTH (wrong
+// credentials) is a fault of the relay or of our configuration, which an
+// operator fixes, so it is not permanent and the notice is retried.
+func (e *SendError) Permanent() bool {
+	switch e.Step {
+	case "config", "starttls", "auth":
+		return false
+	}
+	return e.Code >= 500
+}
 
 func sendErr(step string, err error) error {
 	var tp *textproto.Error
@@ -86,6 +235,11 @@ func sendErr(step string, err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &SendError{Step: step, err: err}
+	}
+	// A failed handshake says why the certificate was not accepted (names,
+	// authority, expiry): facts about the server, not about the person.
+	if step == "starttls" {
 		return &SendError{Step: step, err: err}
 	}
 	// Anything else (e.g. a malformed reply) is described by its step only.
@@ -100,6 +254,9 @@ func (s *Sender) Send(ctx context.Context, n Notice) (messageID string, err erro
 	msg, messageID, from, to, err := s.build(n)
 	if err != nil {
 		return "", err
+	}
+	if err := s.Check(); err != nil {
+		return "", &SendError{Step: "config", err: err}
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -140,6 +297,25 @@ func (s *Sender) Send(ctx context.Context, n Notice) (messageID string, err erro
 	defer c.Close()
 	if err := c.Hello(s.hostname()); err != nil {
 		return fail("hello", err)
+	}
+	// Nothing of the notice, not even the envelope, leaves before the
+	// session is encrypted and the server is verified.
+	if s.TLS != TLSNone {
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return "", &SendError{Step: "starttls", err: ErrNoSTARTTLS}
+		}
+		if err := c.StartTLS(s.tlsConfig(host)); err != nil {
+			return fail("starttls", err)
+		}
+	}
+	if s.Username != "" {
+		// After STARTTLS the server announces its mechanisms anew.
+		if ok, mechs := c.Extension("AUTH"); !ok || !slices.Contains(strings.Fields(strings.ToUpper(mechs)), "PLAIN") {
+			return "", &SendError{Step: "auth", err: ErrNoAuthPlain}
+		}
+		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
+			return fail("auth", err)
+		}
 	}
 	if err := c.Mail(from); err != nil {
 		return fail("sender", err)

@@ -24,6 +24,9 @@ import (
 	"madoguchi.dev/platform/devinfra"
 )
 
+// catcher is plain SMTP on 127.0.0.1: the tests that deliver to it, and to
+// the fake servers below, opt out of STARTTLS with TLSNone, as the dev stack
+// does (starttls_test.go covers the default).
 var catcher *devinfra.Mailpit
 
 // TestMain starts one real mailpit (bin/mailpit, or the one named by
@@ -64,7 +67,7 @@ func TestSendDeliversReadableMailInBothLocales(t *testing.T) {
 		to := uniqueAddress(t)
 		n := sampleNotice(c.kind, c.loc)
 		n.To = to
-		s := &Sender{Addr: catcher.SMTPAddr, Timeout: 10 * time.Second}
+		s := &Sender{Addr: catcher.SMTPAddr, TLS: TLSNone, Timeout: 10 * time.Second}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		id, err := s.Send(ctx, n)
 		if err != nil {
@@ -104,7 +107,7 @@ func TestResendKeepsTheMessageID(t *testing.T) {
 	to := uniqueAddress(t)
 	n := sampleNotice(Receipt, LocaleJA)
 	n.To, n.ID = to, "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b.receipt.1"
-	s := &Sender{Addr: catcher.SMTPAddr}
+	s := &Sender{Addr: catcher.SMTPAddr, TLS: TLSNone}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	first, err := s.Send(ctx, n)
@@ -314,7 +317,7 @@ func TestSendErrorsNameTheStepNotThePerson(t *testing.T) {
 		{"451 4.3.0 <hanako@example.jp> try again later", false, "NoticeNotSent", true},
 	} {
 		addr := fakeSMTP(t, c.reply, false)
-		s := &Sender{Addr: addr, Timeout: 5 * time.Second}
+		s := &Sender{Addr: addr, TLS: TLSNone, Timeout: 5 * time.Second}
 		_, err := s.Send(context.Background(), n)
 		var se *SendError
 		if !errors.As(err, &se) || se.Step != "recipient" || se.Permanent() != c.permanent {

@@ -40,6 +40,10 @@ type Activities struct {
 	// the holders only: it seals what commands carry and opens their exports.
 	// Nil uses Ring (a worker given one ring for everything, as in tests).
 	Commands *seal.Ring
+	// Packages is the ring disclosure packages are sealed with at rest
+	// (MADOGUCHI_PACKAGE_KEYS), shared with the intake that serves them.
+	// Nil uses Ring.
+	Packages *seal.Ring
 	// Codes makes verification and download codes under the worker-only
 	// verification key ring (platform/onetime).
 	Codes     onetime.Codes
@@ -603,7 +607,11 @@ func (a *Activities) openExport(requestID, holder string, s *dsrv1.Sealed, ex *d
 }
 
 func (a *Activities) packages() *disclosure.Store {
-	return &disclosure.Store{JS: a.JS, Namespace: a.Namespace, Ring: a.Ring}
+	ring := a.Packages
+	if ring == nil {
+		ring = a.Ring
+	}
+	return &disclosure.Store{JS: a.JS, Namespace: a.Namespace, Ring: ring}
 }
 
 // PurgePackage deletes a package at the end of its life.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
@@ -95,16 +94,7 @@ func (h *harness) runPackage(in request.DisclosurePackageInput) {
 // packageUpdate sends an update to the package's workflow at offset d; arg
 // is made then (a code is known only once mailed).
 func (h *harness) packageUpdate(d time.Duration, name string, arg func() any) *update {
-	u := &update{name: name, at: d}
-	h.at(d, func() {
-		u.sent = true
-		h.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
-			OnAccept:   func() { u.accepted = true },
-			OnReject:   func(err error) { u.rejected = err },
-			OnComplete: func(r any, err error) { u.completed, u.result, u.err = true, r, err },
-		}, arg())
-	})
-	return u
+	return h.send(d, name, arg)
 }
 
 func (h *harness) requestCode(d time.Duration) *update {

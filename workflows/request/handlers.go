@@ -1,6 +1,7 @@
 package request
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/policy/grounds"
@@ -18,7 +20,9 @@ import (
 
 // register installs the status query and every update. Each update has a
 // validator: an action that does not fit the request's stage is rejected
-// with the reason, before anything is written to history.
+// with the reason, before anything is written to history. A staff action
+// is checked for its staff signature first (checkStaff); the person's own
+// updates are not signed.
 func (r *run) register(ctx, actx workflow.Context) error {
 	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (*dsrv1.RequestStatus, error) {
 		return r.status(r.waitingFor()), nil
@@ -81,11 +85,45 @@ func stageError(action string, s Stage) error {
 	return fmt.Errorf("%s is not possible while the request is at stage %q", action, s)
 }
 
-func requireActor(actor string) error {
-	if strings.TrimSpace(actor) == "" {
-		return errors.New("the staff member (actor) must be named")
+// checkStaff is the first check of every staff action's validator: the
+// action is signed by a key the worker trusts (platform/staffsig), for this
+// request and update, within minutes of the workflow's time, and its nonce
+// was not accepted before. The keys are the worker's configuration; a
+// validator may read it, as Temporal runs validators when an update arrives
+// and never on replay.
+func (r *run) checkStaff(ctx workflow.Context, update string, u staffsig.Action) error {
+	s, err := r.staffKeys.Verify(workflow.GetInfo(ctx).WorkflowExecution.ID, update, u, workflow.Now(ctx))
+	if err != nil {
+		return err
+	}
+	if _, used := r.staffNonces[s.Nonce]; used {
+		return staffsig.ErrReplayed
 	}
 	return nil
+}
+
+// acceptStaff is the first step of every staff action's handler: it keeps
+// the signature's nonce, so that the action cannot be accepted again, and
+// returns the signed actor, whom history records. An action accepted
+// before signatures (in the history of an older request) has none; its
+// actor field stands, as it did. Nonces issued longer than
+// staffsig.MaxAge ago are dropped: checkStaff refuses them as stale.
+func (r *run) acceptStaff(ctx workflow.Context, u staffsig.Action) string {
+	sig := u.GetSignature()
+	if sig == nil {
+		return u.GetActor()
+	}
+	now := workflow.Now(ctx)
+	for n, issued := range r.staffNonces {
+		if now.Sub(issued) > staffsig.MaxAge {
+			delete(r.staffNonces, n)
+		}
+	}
+	if r.staffNonces == nil {
+		r.staffNonces = map[string]time.Time{}
+	}
+	r.staffNonces[hex.EncodeToString(sig.GetNonce())] = sig.GetIssuedAt().AsTime()
+	return sig.GetActor()
 }
 
 func ack(r *run, msg string) *dsrv1.ActionResult {
@@ -225,12 +263,12 @@ func (r *run) withdraw(ctx workflow.Context, actor string) *dsrv1.ActionResult {
 
 // --- staff ---
 
-func (r *run) validateReviewIdentity(u *dsrv1.ReviewIdentity) error {
+func (r *run) validateReviewIdentity(ctx workflow.Context, u *dsrv1.ReviewIdentity) error {
+	if err := r.checkStaff(ctx, contract.UpdateReviewIdentity, u); err != nil {
+		return err
+	}
 	if r.stage != StageIdentityReview {
 		return stageError("an identity review", r.stage)
-	}
-	if err := requireActor(u.GetActor()); err != nil {
-		return err
 	}
 	if !u.GetApprove() && strings.TrimSpace(u.GetReason()) == "" {
 		return errors.New("a rejected identity review needs a reason for the notice")
@@ -240,19 +278,20 @@ func (r *run) validateReviewIdentity(u *dsrv1.ReviewIdentity) error {
 
 func (r *run) onReviewIdentity(ctx workflow.Context) func(workflow.Context, *dsrv1.ReviewIdentity) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.ReviewIdentity) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		r.reviewDone, r.reviewApproved = true, u.GetApprove()
 		r.reviewReason = u.GetReason()
-		r.event(ctx, "identity_review", u.GetActor(), map[bool]string{true: "approved", false: "rejected: " + u.GetReason()}[u.GetApprove()])
+		r.event(ctx, "identity_review", actor, map[bool]string{true: "approved", false: "rejected: " + u.GetReason()}[u.GetApprove()])
 		return ack(r, "identity review recorded"), nil
 	}
 }
 
-func (r *run) validateDecide(u *dsrv1.Decide) error {
+func (r *run) validateDecide(ctx workflow.Context, u *dsrv1.Decide) error {
+	if err := r.checkStaff(ctx, contract.UpdateDecide, u); err != nil {
+		return err
+	}
 	if r.stage != StageStaffReview {
 		return stageError("a decision", r.stage)
-	}
-	if err := requireActor(u.GetActor()); err != nil {
-		return err
 	}
 	d := grounds.Decision{Outcome: grounds.Outcome(decisionName(u.GetOutcome())),
 		Reason: grounds.RefusalReason(u.GetReasonCode()), Explanation: u.GetExplanation()}
@@ -282,6 +321,7 @@ func (r *run) validateDecide(u *dsrv1.Decide) error {
 
 func (r *run) onDecide(ctx workflow.Context) func(workflow.Context, *dsrv1.Decide) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.Decide) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		r.decision = u
 		detail := decisionName(u.GetOutcome())
 		if u.GetReasonCode() != "" {
@@ -290,17 +330,17 @@ func (r *run) onDecide(ctx workflow.Context) func(workflow.Context, *dsrv1.Decid
 		if len(u.GetGrounds()) > 0 {
 			detail += " grounds: " + strings.Join(u.GetGrounds(), ",")
 		}
-		r.event(ctx, "decided", u.GetActor(), detail)
+		r.event(ctx, "decided", actor, detail)
 		return ack(r, "decision recorded: "+decisionName(u.GetOutcome())), nil
 	}
 }
 
-func (r *run) validateFeePaid(u *dsrv1.MarkFeePaid) error {
+func (r *run) validateFeePaid(ctx workflow.Context, u *dsrv1.MarkFeePaid) error {
+	if err := r.checkStaff(ctx, contract.UpdateMarkFeePaid, u); err != nil {
+		return err
+	}
 	if r.stage != StageAwaitingFee {
 		return stageError("marking the fee paid", r.stage)
-	}
-	if err := requireActor(u.GetActor()); err != nil {
-		return err
 	}
 	if u.GetAmountJpy() != 0 && u.GetAmountJpy() < int64(r.prepared.Fee.AmountJPY) {
 		return fmt.Errorf("paid %d JPY, but the fee is %d JPY", u.GetAmountJpy(), r.prepared.Fee.AmountJPY)
@@ -310,21 +350,22 @@ func (r *run) validateFeePaid(u *dsrv1.MarkFeePaid) error {
 
 func (r *run) onFeePaid(ctx workflow.Context) func(workflow.Context, *dsrv1.MarkFeePaid) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.MarkFeePaid) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		r.paid = true
-		r.event(ctx, "fee_paid", u.GetActor(), u.GetReference())
+		r.event(ctx, "fee_paid", actor, u.GetReference())
 		return ack(r, "payment recorded"), nil
 	}
 }
 
 func (r *run) validateExtend(ctx workflow.Context, u *dsrv1.ExtendDeadline) error {
+	if err := r.checkStaff(ctx, contract.UpdateExtendDeadline, u); err != nil {
+		return err
+	}
 	if r.terminal() {
 		return errTerminal
 	}
 	if nb := r.deadlines.ExtensionNoticeBy; !nb.IsZero() && workflow.Now(ctx).After(nb) {
 		return errors.New("the time to extend (and tell the person) has passed")
-	}
-	if err := requireActor(u.GetActor()); err != nil {
-		return err
 	}
 	if strings.TrimSpace(u.GetReason()) == "" {
 		return errors.New("an extension needs a reason (it goes into the notice)")
@@ -340,6 +381,7 @@ func (r *run) validateExtend(ctx workflow.Context, u *dsrv1.ExtendDeadline) erro
 
 func (r *run) onExtend(_, _ workflow.Context) func(workflow.Context, *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
 	return func(ctx workflow.Context, u *dsrv1.ExtendDeadline) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		actx := activityContext(ctx)
 		previous := r.deadlines.AnswerDue
 		var ext Extended
@@ -353,14 +395,14 @@ func (r *run) onExtend(_, _ workflow.Context) func(workflow.Context, *dsrv1.Exte
 		r.upsert(ctx, SADueAt.ValueSet(r.deadlines.AnswerDue))
 		r.lower(ctx, AttentionDeadlineNear)
 		r.lower(ctx, AttentionOverdue)
-		r.event(ctx, "extended", u.GetActor(), "new due "+r.deadlines.AnswerDue.Format("2006-01-02"))
+		r.event(ctx, "extended", actor, "new due "+r.deadlines.AnswerDue.Format("2006-01-02"))
 		r.notify(ctx, actx, NoticeExtension, NoticeData{DueAt: r.deadlines.AnswerDue, PreviousDueAt: previous, ReasonText: u.GetReason()})
 		return ack(r, "due date extended to "+r.deadlines.AnswerDue.Format("2006-01-02")), nil
 	}
 }
 
-func (r *run) validateEntrusted(u *dsrv1.EntrustedInstruction) error {
-	if err := requireActor(u.GetActor()); err != nil {
+func (r *run) validateEntrusted(ctx workflow.Context, u *dsrv1.EntrustedInstruction) error {
+	if err := r.checkStaff(ctx, contract.UpdateEntrustedInstruction, u); err != nil {
 		return err
 	}
 	e := r.company(u.GetCompanyId())
@@ -375,18 +417,19 @@ func (r *run) validateEntrusted(u *dsrv1.EntrustedInstruction) error {
 
 func (r *run) onEntrusted(ctx workflow.Context) func(workflow.Context, *dsrv1.EntrustedInstruction) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.EntrustedInstruction) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		e := r.company(u.GetCompanyId())
 		e.State, e.Note = "declined", u.GetNote()
 		if u.GetProceed() {
 			e.State = "proceed"
 		}
-		r.event(ctx, "entrusted_instruction", u.GetActor(), e.CompanyID+": "+e.State)
+		r.event(ctx, "entrusted_instruction", actor, e.CompanyID+": "+e.State)
 		return ack(r, "instruction recorded: "+e.State), nil
 	}
 }
 
-func (r *run) validateRetryHolder(u *dsrv1.RetryHolder) error {
-	if err := requireActor(u.GetActor()); err != nil {
+func (r *run) validateRetryHolder(ctx workflow.Context, u *dsrv1.RetryHolder) error {
+	if err := r.checkStaff(ctx, contract.UpdateRetryHolder, u); err != nil {
 		return err
 	}
 	if r.stage != StageFanOut && r.stage != StageAwaitingEntrusted && r.stage != StageLocating {
@@ -404,14 +447,15 @@ func (r *run) validateRetryHolder(u *dsrv1.RetryHolder) error {
 
 func (r *run) onRetryHolder(ctx workflow.Context) func(workflow.Context, *dsrv1.RetryHolder) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.RetryHolder) (*dsrv1.ActionResult, error) {
+		actor := r.acceptStaff(ctx, u)
 		r.retry.SendAsync(u.GetHolder())
-		r.event(ctx, "holder_retry", u.GetActor(), u.GetHolder())
+		r.event(ctx, "holder_retry", actor, u.GetHolder())
 		return ack(r, "command to "+u.GetHolder()+" will be resent"), nil
 	}
 }
 
-func (r *run) validateCloseWithdrawn(u *dsrv1.CloseWithdrawn) error {
-	if err := requireActor(u.GetActor()); err != nil {
+func (r *run) validateCloseWithdrawn(ctx workflow.Context, u *dsrv1.CloseWithdrawn) error {
+	if err := r.checkStaff(ctx, contract.UpdateCloseWithdrawn, u); err != nil {
 		return err
 	}
 	if strings.TrimSpace(u.GetReason()) == "" {
@@ -422,7 +466,7 @@ func (r *run) validateCloseWithdrawn(u *dsrv1.CloseWithdrawn) error {
 
 func (r *run) onCloseWithdrawn(ctx workflow.Context) func(workflow.Context, *dsrv1.CloseWithdrawn) (*dsrv1.ActionResult, error) {
 	return func(_ workflow.Context, u *dsrv1.CloseWithdrawn) (*dsrv1.ActionResult, error) {
-		return r.withdraw(ctx, u.GetActor()), nil
+		return r.withdraw(ctx, r.acceptStaff(ctx, u)), nil
 	}
 }
 

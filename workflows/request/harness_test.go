@@ -25,16 +25,19 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/policy/deadline"
@@ -206,6 +209,10 @@ type harness struct {
 	versions []string
 	// digests: each typed code the workflow had the worker digest.
 	digests []request.DigestInput
+	// staffKey signs staff actions as services/staff does, on the test's
+	// clock; the workflow trusts its public key (StaffKeys) alone.
+	staffKey  *staffsig.Signer
+	StaffKeys *staffsig.Keys
 }
 
 func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
@@ -218,12 +225,37 @@ func newHarness(t *testing.T, in *dsrv1.RequestSubmitted) *harness {
 	}
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment(), acts: &request.Activities{}, in: in,
 		Settings: testSettings(), Holders: []request.HolderPlan{holder("members")}, codes: onetime.Codes{Ring: ring}}
+	h.staffKey, h.StaffKeys = newStaffKey(t, "staff-test")
+	h.staffKey.Now = h.env.Now
 	h.env.SetStartTime(t0)
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: h.workflowID()})
 	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&observer{h: h}}})
 	h.recordTimers()
-	request.Register(h.env, h.acts)
+	request.Register(h.env, h.acts, h.StaffKeys)
 	return h
 }
+
+// newStaffKey makes a staff signing key of id, as `madoguchi keygen
+// --staff` does, and the verification keys that trust it alone.
+func newStaffKey(t *testing.T, id string) (*staffsig.Signer, *staffsig.Keys) {
+	t.Helper()
+	signing, verify, err := staffsig.NewKeyPair(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := staffsig.ParseSigningKey(signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := staffsig.ParseVerifyKeys(verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, keys
+}
+
+// workflowID is the id of the request's workflow, as the bridge starts it.
+func (h *harness) workflowID() string { return contract.WorkflowID(h.in.GetReceipt()) }
 
 // recordTimers keeps every timer the workflow starts, with the Summary
 // that observer saw (the test environment's listeners get only ids).
@@ -525,7 +557,22 @@ type update struct {
 	err       error
 }
 
+// update sends arg as the update name at offset d. A staff action is
+// signed then and there with the harness's staff key for the actor it
+// names, as services/staff signs it (one that carries a signature already
+// is sent as it is).
 func (h *harness) update(d time.Duration, name string, arg any) *update {
+	return h.send(d, name, func() any { return h.signed(name, arg) })
+}
+
+// unsigned sends arg exactly as given: a staff action without a
+// signature, as anyone who reaches the Temporal frontend could send it.
+func (h *harness) unsigned(d time.Duration, name string, arg any) *update {
+	return h.send(d, name, func() any { return arg })
+}
+
+// send sends the update that arg makes at offset d.
+func (h *harness) send(d time.Duration, name string, arg func() any) *update {
 	u := &update{name: name, at: d}
 	h.at(d, func() {
 		u.sent = true
@@ -533,9 +580,24 @@ func (h *harness) update(d time.Duration, name string, arg any) *update {
 			OnAccept:   func() { u.accepted = true },
 			OnReject:   func(err error) { u.rejected = err },
 			OnComplete: func(r any, err error) { u.completed, u.result, u.err = true, r, err },
-		}, arg)
+		}, arg())
 	})
 	return u
+}
+
+// signed is a copy of arg signed by the harness's staff key for update
+// name on this request, now, when arg is an unsigned staff action; else
+// arg itself.
+func (h *harness) signed(name string, arg any) any {
+	a, ok := arg.(staffsig.Action)
+	if !ok || a.GetSignature() != nil {
+		return arg
+	}
+	c := proto.Clone(a).(staffsig.Action)
+	if err := h.staffKey.Sign(h.workflowID(), name, a.GetActor(), c); err != nil {
+		h.t.Errorf("sign %s: %v", name, err)
+	}
+	return c
 }
 
 // succeeded requires that the update was accepted and completed without error.

@@ -69,6 +69,12 @@ func (c *cannedActivities) IssueVerificationCode(_ context.Context, in request.I
 	return verification.HashCode(codes[in.Issue]), nil
 }
 
+// CodeDigest is the digest of a typed code as IssueVerificationCode made
+// the issued one's.
+func (c *cannedActivities) CodeDigest(_ context.Context, in request.DigestInput) ([]byte, error) {
+	return verification.HashCode(in.Code), nil
+}
+
 func (c *cannedActivities) SendNotice(_ context.Context, in request.NoticeInput) (string, error) {
 	return in.ID, nil
 }
@@ -142,7 +148,8 @@ func TestRecordDeletionHistory(t *testing.T) {
 
 	acts := &cannedActivities{commands: make(chan request.SendInput, 16)}
 	w := worker.New(c, contract.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(request.DataSubjectRequest, workflow.RegisterOptions{Name: contract.WorkflowType})
+	signer, keys := newStaffKey(t, "staff-record")
+	w.RegisterWorkflowWithOptions(request.Workflow(keys), workflow.RegisterOptions{Name: contract.WorkflowType})
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -213,7 +220,11 @@ func TestRecordDeletionHistory(t *testing.T) {
 	}
 	waitFor("staff review", func(st *dsrv1.RequestStatus) bool { return st.GetStage() == string(request.StageStaffReview) })
 	var ack dsrv1.ActionResult
-	update(contract.UpdateDecide, approve(), &ack)
+	decision := approve()
+	if err := signer.Sign(id, contract.UpdateDecide, decision.GetActor(), decision); err != nil {
+		t.Fatal(err)
+	}
+	update(contract.UpdateDecide, decision, &ack)
 	var out request.Outcome
 	if err := run.Get(ctx, &out); err != nil {
 		t.Fatal(err)

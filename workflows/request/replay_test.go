@@ -2,9 +2,10 @@ package request_test
 
 // Replay: the workflow code must still produce, command for command, the
 // history a real server recorded for a complete deletion (wrong code, right
-// code, locate round, staff approval, fan-out to two holders, completion
-// notice, erasure event). A change that would break running requests fails
-// here; see record_history_test.go to re-record after a deliberate change.
+// code, locate round, signed staff approval, fan-out to two holders,
+// completion notice, erasure event). A change that would break running
+// requests fails here; see record_history_test.go to re-record after a
+// deliberate change.
 
 import (
 	"io"
@@ -46,6 +47,11 @@ const historyBeforeCoalescedAttributes = "testdata/deletion_history_before_coale
 // marker for each change: requests that started then must still replay,
 // asking for each change where they did.
 const historyBeforeBundle = "testdata/deletion_history_before_bundle.json"
+
+// historyBeforeStaffSignatures was recorded before staff actions were
+// signed (and before ChangeIdentity202612): its Decide carries an actor and
+// no signature, which must replay as recorded.
+const historyBeforeStaffSignatures = "testdata/deletion_history_before_staff_signatures.json"
 
 func replay(t *testing.T, fn any) error {
 	t.Helper()
@@ -89,6 +95,12 @@ func TestHistoryFromBeforeCoalescedSearchAttributesStillReplays(t *testing.T) {
 func TestHistoryFromBeforeTheBundledChangeStillReplays(t *testing.T) {
 	if err := replayFile(t, request.DataSubjectRequest, historyBeforeBundle); err != nil {
 		t.Fatalf("a request started before the bundled change no longer replays: %v", err)
+	}
+}
+
+func TestHistoryFromBeforeStaffSignaturesStillReplays(t *testing.T) {
+	if err := replayFile(t, request.DataSubjectRequest, historyBeforeStaffSignatures); err != nil {
+		t.Fatalf("a request whose staff decision was accepted unsigned no longer replays: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/policy/deadline"
@@ -119,6 +120,12 @@ type run struct {
 	feeState string // none, awaiting, paid, expired
 	feeDue   time.Time
 	paid     bool
+
+	// staffKeys check staff actions' signatures (the worker's
+	// configuration: read by validators only); staffNonces are the nonces
+	// of the signed staff actions accepted, by issue time.
+	staffKeys   *staffsig.Keys
+	staffNonces map[string]time.Time
 
 	decision      *dsrv1.Decide
 	withdrawn     bool

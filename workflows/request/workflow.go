@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/policy/fee"
@@ -74,11 +75,33 @@ func activityContext(ctx workflow.Context) workflow.Context {
 //
 // or closed as unverified, unpaid, withdrawn, refused or identity_rejected —
 // always with a notice saying why.
+//
+// DataSubjectRequest itself trusts no staff key, so it accepts no staff
+// action: it is the workflow as replays see it. Workers register
+// Workflow(keys).
 func DataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outcome, error) {
+	return dataSubjectRequest(ctx, in, nil)
+}
+
+// Workflow is DataSubjectRequest on a worker that trusts the staff keys
+// keys (MADOGUCHI_STAFF_VERIFY_KEYS): a staff action is accepted only when
+// one of them signed it (platform/staffsig). Only update validators read
+// the keys, and Temporal runs validators when an update arrives, never on
+// replay; handlers record what the accepted update's input in history
+// holds. So the worker's current keys apply at once to every running
+// request, whenever it started (a rotated or revoked key included), and a
+// change of keys never changes how a history replays.
+func Workflow(keys *staffsig.Keys) func(workflow.Context, *dsrv1.RequestSubmitted) (*Outcome, error) {
+	return func(ctx workflow.Context, in *dsrv1.RequestSubmitted) (*Outcome, error) {
+		return dataSubjectRequest(ctx, in, keys)
+	}
+}
+
+func dataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted, keys *staffsig.Keys) (*Outcome, error) {
 	if in.GetReceipt() == "" || in.GetRequestId() == "" || in.GetPersonal() == nil {
 		return nil, temporal.NewNonRetryableApplicationError("input lacks request id, receipt or personal data", "InvalidInput", nil)
 	}
-	r := &run{in: in, stage: StageReceived, feeState: "none",
+	r := &run{in: in, stage: StageReceived, feeState: "none", staffKeys: keys,
 		deadlineChanged: workflow.NewBufferedChannel(ctx, 4), retry: workflow.NewBufferedChannel(ctx, 64)}
 	actx := activityContext(ctx)
 	if err := r.register(ctx, actx); err != nil {

@@ -47,6 +47,9 @@ type Conn struct {
 	Keys, CodecEndpoint string
 	StaffDatabaseURL    string
 	Token               string
+	// SigningKey is MADOGUCHI_STAFF_SIGNING_KEY ("id:base64seed"): every
+	// action is signed with it for the authenticated account.
+	SigningKey string
 }
 
 // Env is everything dsrctl takes from its surroundings.
@@ -130,8 +133,9 @@ a staff token (DSRCTL_TOKEN or --token-file), goes to the request's workflow as
 a validated update, and is recorded in the audit log, accepted or rejected.
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, STAFF_DATABASE_URL,
-DSRCTL_TOKEN, and MADOGUCHI_KEYS or DSRCTL_CODEC_ENDPOINT (to read and write
-encrypted payloads).
+DSRCTL_TOKEN, MADOGUCHI_KEYS or DSRCTL_CODEC_ENDPOINT (to read and write
+encrypted payloads), and MADOGUCHI_STAFF_SIGNING_KEY (actions: the workflow
+accepts only staff actions signed with it).
 
 Exit codes: 0 done, 1 error or unknown outcome, 2 usage, 3 rejected, 4 not authenticated.`,
 		SilenceUsage:  true,
@@ -144,6 +148,7 @@ Exit codes: 0 done, 1 error or unknown outcome, 2 usage, 3 rejected, 4 not authe
 	f.StringVar(&a.conn.StaffDatabaseURL, "staff-db", env.Getenv("STAFF_DATABASE_URL"), "staff database URL")
 	f.StringVar(&a.tokenFile, "token-file", "", "read the staff token from this file (default: $DSRCTL_TOKEN)")
 	a.conn.Keys = env.Getenv("MADOGUCHI_KEYS")
+	a.conn.SigningKey = env.Getenv("MADOGUCHI_STAFF_SIGNING_KEY")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 
 	root.AddCommand(a.listCmd(), a.viewsCmd(), a.showCmd(), a.auditCmd(), a.staffCmd())

@@ -200,3 +200,23 @@ func TestShowPrintsHowOftenTheDisclosurePackageWasDownloaded(t *testing.T) {
 		t.Errorf("an older request's package:\n%s", out)
 	}
 }
+
+// dsrctl signs with the key in MADOGUCHI_STAFF_SIGNING_KEY, and stops on
+// a malformed one before it connects to anything.
+func TestTheStaffSigningKeyComesFromTheEnvironment(t *testing.T) {
+	var got Conn
+	code := Run(context.Background(), []string{"extend", "20261126-7K3M9Q", "--reason", "x"}, Env{
+		Getenv: func(k string) string {
+			return map[string]string{"DSRCTL_TOKEN": "tok", "MADOGUCHI_STAFF_SIGNING_KEY": "s1:c2VlZA=="}[k]
+		},
+		Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{},
+		Connect: func(_ context.Context, c Conn) (Backend, func(), error) { got = c; return &fake{}, func() {}, nil },
+	})
+	if code != ExitOK || got.SigningKey != "s1:c2VlZA==" {
+		t.Errorf("exit %d, signing key %q; want the environment's", code, got.SigningKey)
+	}
+	if _, _, err := Dial(context.Background(), Conn{StaffDatabaseURL: "postgres://127.0.0.1:1/x", SigningKey: "s1:c2VlZA=="}); err == nil ||
+		!strings.Contains(err.Error(), "MADOGUCHI_STAFF_SIGNING_KEY") || strings.Contains(err.Error(), "c2VlZA") {
+		t.Errorf("Dial with a malformed signing key: %v; want an error naming the variable, not the key", err)
+	}
+}

@@ -13,15 +13,24 @@ import (
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/services/staff"
 )
 
 // Dial connects to Temporal (with the payload codec: the local key ring, or
 // the codec server authenticated with the staff token) and to the staff
-// database.
+// database, and signs actions with the staff signing key when it is given
+// (reads need none).
 func Dial(ctx context.Context, c Conn) (Backend, func(), error) {
 	if c.StaffDatabaseURL == "" {
 		return nil, nil, errors.New("STAFF_DATABASE_URL (or --staff-db) is required: staff tokens and the audit log live there")
+	}
+	var signer *staffsig.Signer
+	if c.SigningKey != "" {
+		var err error
+		if signer, err = staffsig.ParseSigningKey(c.SigningKey); err != nil {
+			return nil, nil, fmt.Errorf("MADOGUCHI_STAFF_SIGNING_KEY: %w", err)
+		}
 	}
 	dc, err := DataConverter(c)
 	if err != nil {
@@ -45,7 +54,7 @@ func Dial(ctx context.Context, c Conn) (Backend, func(), error) {
 		pool.Close()
 		return nil, nil, fmt.Errorf("Temporal at %s: %w", c.Temporal, err)
 	}
-	return &staff.Service{Temporal: tc, Store: staff.NewStore(pool)}, func() { tc.Close(); pool.Close() }, nil
+	return &staff.Service{Temporal: tc, Store: staff.NewStore(pool), Signer: signer}, func() { tc.Close(); pool.Close() }, nil
 }
 
 // DataConverter encrypts update arguments and decrypts query answers.

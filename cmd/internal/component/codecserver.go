@@ -38,6 +38,9 @@ type CodecConfig struct {
 	// generates one per start (sessions end on restart). Set it when
 	// several replicas serve one endpoint.
 	SessionKey string `env:"CODEC_SESSION_KEY"`
+	// DecryptRoles are the staff roles whose accounts may decode payloads
+	// (personal data); others are refused and see ciphertext.
+	DecryptRoles []string `env:"CODEC_DECRYPT_ROLES" envDefault:"staff" envSeparator:","`
 	// Listener overrides Addr (the dev stack binds before starting Temporal).
 	Listener net.Listener `env:"-"`
 }
@@ -66,41 +69,51 @@ const DevStaffID = "dev-staff"
 
 // EnsureDevStaff makes sure the dev staff account exists and returns a
 // working token for it, kept in file (DSRCTL_TOKEN=…, with the staff
-// database and the codec endpoint for dsrctl) when file is not "".
-func EnsureDevStaff(ctx context.Context, dsn, codecURL, file string) (string, error) {
+// database, the codec endpoint and the staff signing key for dsrctl) when
+// file is not "".
+func EnsureDevStaff(ctx context.Context, dsn, codecURL, signingKey, file string) (string, error) {
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
 		return "", fmt.Errorf("staff database: %w", err)
 	}
 	defer pool.Close()
 	st := staff.NewStore(pool)
+	token, old := "", ""
 	if file != "" {
 		if b, err := os.ReadFile(file); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
+			old = string(b)
+			for _, line := range strings.Split(old, "\n") {
 				if tok, ok := strings.CutPrefix(line, "DSRCTL_TOKEN="); ok {
 					if _, err := st.Authenticate(ctx, tok); err == nil {
-						return tok, nil
+						token = tok
 					}
 				}
 			}
 		}
 	}
-	token, err := st.CreateAccount(ctx, DevStaffID, "Dev staff (make dev)", staff.RoleStaff)
-	if errors.Is(err, staff.ErrAccountExists) {
-		token, err = st.RotateToken(ctx, DevStaffID)
-	}
-	if err != nil {
-		return "", err
-	}
-	if file != "" {
-		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+	if token == "" {
+		token, err = st.CreateAccount(ctx, DevStaffID, "Dev staff (make dev)", staff.RoleStaff)
+		if errors.Is(err, staff.ErrAccountExists) {
+			token, err = st.RotateToken(ctx, DevStaffID)
+		}
+		if err != nil {
 			return "", err
 		}
-		content := "# Dev staff credentials (make dev): source this file before using dsrctl.\n" +
-			"DSRCTL_TOKEN=" + token + "\nSTAFF_DATABASE_URL=" + dsn + "\nDSRCTL_CODEC_ENDPOINT=" + codecURL + "\n"
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			return "", fmt.Errorf("store dev staff token: %w", err)
-		}
+	}
+	if file == "" {
+		return token, nil
+	}
+	content := "# Dev staff credentials (make dev): source this file before using dsrctl.\n" +
+		"DSRCTL_TOKEN=" + token + "\nSTAFF_DATABASE_URL=" + dsn + "\nDSRCTL_CODEC_ENDPOINT=" + codecURL +
+		"\nMADOGUCHI_STAFF_SIGNING_KEY=" + signingKey + "\n"
+	if content == old {
+		return token, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		return "", fmt.Errorf("store dev staff token: %w", err)
 	}
 	return token, nil
 }
@@ -108,6 +121,9 @@ func EnsureDevStaff(ctx context.Context, dsn, codecURL, file string) (string, er
 // RunCodecServer serves the Temporal remote codec for staff with this
 // runtime's key ring and namespace.
 func (rt *Runtime) RunCodecServer(ctx context.Context, cc CodecConfig) error {
+	if err := rt.requireKeys("codec server", true, false); err != nil {
+		return err
+	}
 	return RunCodecServer(ctx, rt.Ring, rt.Config.TemporalNamespace, cc, rt.Log)
 }
 
@@ -137,7 +153,15 @@ func RunCodecServer(ctx context.Context, ring *seal.Ring, namespace string, cc C
 	if namespace != "" {
 		ns = []string{namespace}
 	}
-	h, err := codecserver.New(codecserver.Options{Codec: codec.New(ring), Auth: st, AllowedOrigins: cc.UIOrigins,
+	var roles []staff.Role
+	for _, r := range cc.DecryptRoles {
+		role := staff.Role(strings.TrimSpace(r))
+		if !role.Valid() {
+			return fmt.Errorf("codec server: CODEC_DECRYPT_ROLES: unknown role %q", r)
+		}
+		roles = append(roles, role)
+	}
+	h, err := codecserver.New(codecserver.Options{Codec: codec.New(ring), Auth: st, Audit: st, DecryptRoles: roles, AllowedOrigins: cc.UIOrigins,
 		Namespaces: ns, SessionKey: sessionKey, CookieSecure: cc.CookieSecure, UIURL: cc.UIURL, Log: log})
 	if err != nil {
 		return err

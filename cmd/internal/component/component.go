@@ -14,15 +14,12 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"madoguchi.dev/cmd/internal/temporalconn"
-	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/logging"
@@ -31,6 +28,7 @@ import (
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/pseudonym"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/platform/tracing"
 	"madoguchi.dev/proto/contract"
 	"madoguchi.dev/services/bridge"
@@ -50,15 +48,32 @@ type Config struct {
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	// Temporal holds TLS / API key settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY).
 	Temporal temporalconn.Options
+	// NATSNkeySeed is this component's own NATS user ("SU…", from
+	// `madoguchi nats-keygen`; README, "Trust model"); NATSCreds names a
+	// credentials file instead (a server in operator/JWT mode). Neither:
+	// no authentication.
+	NATSNkeySeed string `env:"NATS_NKEY_SEED"`
+	NATSCreds    string `env:"NATS_CREDS"`
 	// SubjectRoot namespaces NATS subjects and streams ("dsr").
 	SubjectRoot string `env:"MADOGUCHI_SUBJECT_ROOT" envDefault:"dsr"`
 	// Keys is the seal key ring "id:base64,id:base64", first one active.
 	Keys string `env:"MADOGUCHI_KEYS"`
 	// PseudonymKey (base64, ≥32 bytes) derives pseudonymous ids in events.
 	PseudonymKey string `env:"MADOGUCHI_PSEUDONYM_KEY"`
+	// PackageKeys is the ring disclosure packages are sealed with at rest
+	// (same format as Keys), shared by the worker and the intake alone.
+	PackageKeys string `env:"MADOGUCHI_PACKAGE_KEYS"`
+	// CommandKeys is the ring of holder commands and their results (same
+	// format as Keys), shared by the worker and the holders alone.
+	CommandKeys string `env:"MADOGUCHI_COMMAND_KEYS"`
 	// VerificationKeys is the worker's own ring (same format as Keys): it
 	// seals the secrets one-time codes are made from. Only the worker holds it.
 	VerificationKeys string `env:"MADOGUCHI_VERIFICATION_KEYS"`
+	// StaffVerifyKeys are the public keys staff actions must be signed with
+	// ("id:base64pub,…", platform/staffsig), checked by the worker's update
+	// validators. The private key is the staff side's alone (dsrctl's
+	// MADOGUCHI_STAFF_SIGNING_KEY); no component here holds it.
+	StaffVerifyKeys string `env:"MADOGUCHI_STAFF_VERIFY_KEYS"`
 	// StreamReplicas for JetStream streams (3 on a production cluster).
 	StreamReplicas int `env:"MADOGUCHI_STREAM_REPLICAS" envDefault:"1"`
 	// RegistryFile names a holders.yaml; empty uses the built-in one.
@@ -67,6 +82,16 @@ type Config struct {
 	// SMTPAddr receives notices (the mail catcher in dev, a relay in production).
 	SMTPAddr string `env:"SMTP_ADDR" envDefault:"127.0.0.1:1025"`
 	MailFrom string `env:"MAIL_FROM" envDefault:"ケアスマイリー個人情報窓口 <privacy@caresmiley.example.jp>"`
+	// SMTPStartTLS is "required" (STARTTLS, the relay's certificate
+	// verified) or "none", which the sender allows only for a loopback
+	// SMTPAddr (the dev stack's mail catcher). SMTPUsername/SMTPPassword
+	// authenticate with AUTH PLAIN inside TLS; SMTPTLSServerName and
+	// SMTPTLSCA (a PEM file) verify a relay with another name or a private CA.
+	SMTPStartTLS      string `env:"SMTP_STARTTLS" envDefault:"required"`
+	SMTPUsername      string `env:"SMTP_USERNAME"`
+	SMTPPassword      string `env:"SMTP_PASSWORD"`
+	SMTPTLSServerName string `env:"SMTP_TLS_SERVER_NAME"`
+	SMTPTLSCA         string `env:"SMTP_TLS_CA"`
 	// PublicURL is where people reach the intake (links in notices).
 	PublicURL    string `env:"MADOGUCHI_PUBLIC_URL" envDefault:"http://127.0.0.1:8080"`
 	StaffMailbox string `env:"STAFF_MAILBOX" envDefault:"privacy-office@caresmiley.example.jp"`
@@ -144,6 +169,9 @@ type Runtime struct {
 	Log       zerolog.Logger
 	// IntakeListener overrides IntakeAddr (tests pick a free port).
 	IntakeListener net.Listener
+	// NATSSeeds are NATS user seeds by user name, for a process running
+	// several components (the dev stack): each connects as its own user.
+	NATSSeeds map[string]string
 }
 
 // NewRuntime validates cfg.
@@ -152,20 +180,24 @@ func NewRuntime(cfg Config, log zerolog.Logger) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Keys == "" {
-		return nil, fmt.Errorf("MADOGUCHI_KEYS is required (generate one with `madoguchi keygen`)")
+	// Each component holds only the keys its part needs (README, "Trust
+	// model"): the rings and the pseudonym key are read here when given,
+	// and each Run* requires those it uses.
+	var ring *seal.Ring
+	if cfg.Keys != "" {
+		if ring, err = seal.ParseRing(cfg.Keys); err != nil {
+			return nil, fmt.Errorf("MADOGUCHI_KEYS: %w", err)
+		}
 	}
-	ring, err := seal.ParseRing(cfg.Keys)
-	if err != nil {
-		return nil, fmt.Errorf("MADOGUCHI_KEYS: %w", err)
-	}
-	secret, err := base64.StdEncoding.DecodeString(cfg.PseudonymKey)
-	if err != nil {
-		return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY is not base64")
-	}
-	psn, err := pseudonym.NewKey(secret)
-	if err != nil {
-		return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY: %w", err)
+	var psn pseudonym.Key
+	if cfg.PseudonymKey != "" {
+		secret, err := base64.StdEncoding.DecodeString(cfg.PseudonymKey)
+		if err != nil {
+			return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY is not base64")
+		}
+		if psn, err = pseudonym.NewKey(secret); err != nil {
+			return nil, fmt.Errorf("MADOGUCHI_PSEUDONYM_KEY: %w", err)
+		}
 	}
 	reg, err := registry.Load(cfg.RegistryFile)
 	if err != nil {
@@ -174,23 +206,29 @@ func NewRuntime(cfg Config, log zerolog.Logger) (*Runtime, error) {
 	return &Runtime{Config: cfg, Namespace: ns, Ring: ring, Pseudonym: psn, Registry: reg, Log: log}, nil
 }
 
-// connectNATS connects and declares the streams (idempotent).
-func (rt *Runtime) connectNATS(ctx context.Context, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(rt.Config.NATSURL, nats.Name("madoguchi-"+name), nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(true))
+// requireKeys reports, naming the component, the first of the keys it
+// needs that this process was not given.
+func (rt *Runtime) requireKeys(component string, payload, pseudonyms bool) error {
+	if payload && rt.Ring == nil {
+		return fmt.Errorf("%s: MADOGUCHI_KEYS is required (generate one with `madoguchi keygen`)", component)
+	}
+	if pseudonyms && rt.Config.PseudonymKey == "" {
+		return fmt.Errorf("%s: MADOGUCHI_PSEUDONYM_KEY is required", component)
+	}
+	return nil
+}
+
+// ring parses the key ring variable name (spec its value) that component
+// requires.
+func ring(component, name, spec string) (*seal.Ring, error) {
+	if spec == "" {
+		return nil, fmt.Errorf("%s: %s is required (generate one with `madoguchi keygen`)", component, name)
+	}
+	r, err := seal.ParseRing(spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: connect NATS: %w", name, err)
+		return nil, fmt.Errorf("%s: %s: %w", component, name, err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	if err := bus.DeclareStreams(ctx, js, rt.Namespace, bus.StreamOptions{Replicas: rt.Config.StreamReplicas}); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
+	return r, nil
 }
 
 // DialTemporal connects a client with the payload codec and zerolog. Its
@@ -234,8 +272,17 @@ func (rt *Runtime) Settings() request.Settings {
 	return s
 }
 
-func (rt *Runtime) mailer() request.Mailer {
-	return request.NotifyMailer{Sender: &notify.Sender{Addr: rt.Config.SMTPAddr, From: rt.Config.MailFrom, Timeout: 20 * time.Second}}
+// mailer is the worker's SMTP sender, checked: STARTTLS unless the relay is
+// on a loopback address, credentials only inside TLS.
+func (rt *Runtime) mailer() (request.Mailer, error) {
+	c := rt.Config
+	s, err := notify.NewSender(notify.SenderOptions{Addr: c.SMTPAddr, From: c.MailFrom, STARTTLS: c.SMTPStartTLS,
+		Username: c.SMTPUsername, Password: c.SMTPPassword, TLSServerName: c.SMTPTLSServerName, TLSCAFile: c.SMTPTLSCA,
+		Timeout: 20 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return request.NotifyMailer{Sender: s}, nil
 }
 
 // RunIntake serves the form and API and relays the outbox.
@@ -244,6 +291,13 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 	proxies, err := intake.ParseTrustedProxies(rt.Config.IntakeTrustedProxies)
 	if err != nil {
 		return fmt.Errorf("intake: INTAKE_TRUSTED_PROXIES: %w", err)
+	}
+	if err := rt.requireKeys("intake", true, true); err != nil {
+		return err
+	}
+	packages, err := ring("intake", "MADOGUCHI_PACKAGE_KEYS", rt.Config.PackageKeys)
+	if err != nil {
+		return err
 	}
 	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
 	if err != nil {
@@ -272,7 +326,7 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 		Int("mail_per_address_per_day", rt.Config.IntakeMailPerAddressPerDay).Msg("intake serving")
 	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
 		Requests:         intake.TemporalRequests{Client: tc},
-		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: rt.Ring},
+		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: packages},
 		PublicURL:        rt.Config.PublicURL,
 		DisclosureFeeJPY: rt.Config.DisclosureFeeJPY, Retention: rt.Config.Retention,
 		WriteConcurrency: rt.Config.IntakeWriteConcurrency,
@@ -285,6 +339,9 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 // Reseal re-seals what the intake stores under older keys with the active
 // one (after a key rotation, deploy/README.md), so the old key can go.
 func (rt *Runtime) Reseal(ctx context.Context) (intake.ResealStats, error) {
+	if err := rt.requireKeys("reseal", true, false); err != nil {
+		return intake.ResealStats{}, err
+	}
 	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
 	if err != nil {
 		return intake.ResealStats{}, fmt.Errorf("reseal: %w", err)
@@ -300,6 +357,9 @@ func (rt *Runtime) Reseal(ctx context.Context) (intake.ResealStats, error) {
 // RunBridge dispatches requests to Temporal and results to workflows.
 func (rt *Runtime) RunBridge(ctx context.Context) error {
 	log := rt.Log.With().Str("component", "bridge").Logger()
+	if err := rt.requireKeys("bridge", true, false); err != nil {
+		return err
+	}
 	nc, js, err := rt.connectNATS(ctx, "bridge")
 	if err != nil {
 		return err
@@ -322,6 +382,32 @@ func (rt *Runtime) RunBridge(ctx context.Context) error {
 // RunWorker runs the request workflow and its activities.
 func (rt *Runtime) RunWorker(ctx context.Context) error {
 	log := rt.Log.With().Str("component", "worker").Logger()
+	if err := rt.requireKeys("worker", true, true); err != nil {
+		return err
+	}
+	vring, err := ring("worker", "MADOGUCHI_VERIFICATION_KEYS", rt.Config.VerificationKeys)
+	if err != nil {
+		return err
+	}
+	commands, err := ring("worker", "MADOGUCHI_COMMAND_KEYS", rt.Config.CommandKeys)
+	if err != nil {
+		return err
+	}
+	packages, err := ring("worker", "MADOGUCHI_PACKAGE_KEYS", rt.Config.PackageKeys)
+	if err != nil {
+		return err
+	}
+	if rt.Config.StaffVerifyKeys == "" {
+		return fmt.Errorf("worker: MADOGUCHI_STAFF_VERIFY_KEYS is required (generate a pair with `madoguchi keygen --staff`)")
+	}
+	staffKeys, err := staffsig.ParseVerifyKeys(rt.Config.StaffVerifyKeys)
+	if err != nil {
+		return fmt.Errorf("worker: MADOGUCHI_STAFF_VERIFY_KEYS: %w", err)
+	}
+	mailer, err := rt.mailer()
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	nc, js, err := rt.connectNATS(ctx, "worker")
 	if err != nil {
 		return err
@@ -339,18 +425,11 @@ func (rt *Runtime) RunWorker(ctx context.Context) error {
 	if err := request.RegisterSearchAttributes(ctx, tc, rt.Config.TemporalNamespace); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	if rt.Config.VerificationKeys == "" {
-		return fmt.Errorf("worker: MADOGUCHI_VERIFICATION_KEYS is required (generate one with `madoguchi keygen`)")
-	}
-	vring, err := seal.ParseRing(rt.Config.VerificationKeys)
-	if err != nil {
-		return fmt.Errorf("worker: MADOGUCHI_VERIFICATION_KEYS: %w", err)
-	}
 	w := request.NewWorker(tc, &request.Activities{JS: js, Namespace: rt.Namespace, Ring: rt.Ring,
-		Codes:     onetime.Codes{Ring: vring},
+		Commands: commands, Packages: packages, Codes: onetime.Codes{Ring: vring},
 		Pseudonym: rt.Pseudonym, Registry: rt.Registry, Settings: rt.Settings(),
 		Deadline: deadline.Policy{JPTargetBusinessDays: rt.Config.JPTargetDays},
-		Mailer:   rt.mailer(), Temporal: tc})
+		Mailer:   mailer, Temporal: tc}, staffKeys)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
@@ -367,6 +446,12 @@ func (rt *Runtime) RunHolder(ctx context.Context, name string) error {
 		return fmt.Errorf("unknown holder %q", name)
 	}
 	log := rt.Log.With().Str("component", "holder").Str("holder", name).Logger()
+	// A holder holds the command ring alone: it cannot read Temporal
+	// history, the intake's data or anyone's codes.
+	commands, err := ring("holder "+name, "MADOGUCHI_COMMAND_KEYS", rt.Config.CommandKeys)
+	if err != nil {
+		return err
+	}
 	dsn := rt.Config.HolderDatabaseURLs[name]
 	if dsn == "" {
 		return fmt.Errorf("holder %s: %s is not set", name, HolderDatabaseEnv(name))
@@ -384,7 +469,7 @@ func (rt *Runtime) RunHolder(ctx context.Context, name string) error {
 		return err
 	}
 	defer nc.Drain()
-	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: rt.Ring, Log: log, Actions: svc.Actions(),
+	h := &holderkit.Holder{Name: name, Namespace: rt.Namespace, JS: js, Pool: pool, Ring: commands, Log: log, Actions: svc.Actions(),
 		Retention: rt.Config.Retention, Concurrency: rt.Config.HolderConcurrency}
 	log.Info().Msg("holder consuming commands")
 	return h.Run(ctx)

@@ -25,6 +25,7 @@ import (
 	"madoguchi.dev/platform/devinfra"
 	"madoguchi.dev/platform/pgdb"
 	"madoguchi.dev/platform/seal"
+	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/workflows/request"
 )
 
@@ -72,6 +73,9 @@ type Stack struct {
 	Mail      *devinfra.Mailpit
 	Runtime   *component.Runtime
 	IntakeURL string
+	// StaffSigningKey signs staff actions (MADOGUCHI_STAFF_SIGNING_KEY, in
+	// Dir/staff.env with PersistKeys, for dsrctl); no component gets it.
+	StaffSigningKey string
 	// CodecURL is the codec server the Temporal UI decrypts payloads with;
 	// StaffToken is the dev staff account's token (also in Dir/staff.env
 	// with PersistKeys).
@@ -80,6 +84,8 @@ type Stack struct {
 	codecCfg             component.CodecConfig
 	// Databases maps a component to its DSN.
 	Databases map[string]string
+	// natsSeeds are the NATS users' seeds by user (startNATS).
+	natsSeeds map[string]string
 	cancel    context.CancelFunc
 	// done is closed when every component has stopped; runErr says why.
 	done   chan struct{}
@@ -105,7 +111,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	if s.Postgres, err = devinfra.StartPostgres(ctx, filepath.Join(o.Dir, "postgres")); err != nil {
 		return err
 	}
-	if s.NATS, err = devinfra.StartNATS(ctx, filepath.Join(o.Dir, "nats")); err != nil {
+	if err = s.startNATS(ctx, o); err != nil {
 		return err
 	}
 	tlog := ""
@@ -148,8 +154,16 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	cfg.NATSURL, cfg.TemporalAddress, cfg.TemporalNamespace = s.NATS.URL, s.Temporal.HostPort, s.Temporal.Namespace
 	cfg.SubjectRoot, cfg.Keys, cfg.PseudonymKey = o.SubjectRoot, keys["MADOGUCHI_KEYS"], keys["MADOGUCHI_PSEUDONYM_KEY"]
 	cfg.VerificationKeys = keys["MADOGUCHI_VERIFICATION_KEYS"]
+	// The worker checks staff actions with the public key; the signing key
+	// is dsrctl's (Dir/staff.env) and the tests' (StaffSigningKey) only.
+	cfg.StaffVerifyKeys, s.StaffSigningKey = keys["MADOGUCHI_STAFF_VERIFY_KEYS"], keys["MADOGUCHI_STAFF_SIGNING_KEY"]
+	cfg.CommandKeys = keys["MADOGUCHI_COMMAND_KEYS"]
+	cfg.PackageKeys = keys["MADOGUCHI_PACKAGE_KEYS"]
 	cfg.RegistryFile = o.RegistryFile
 	cfg.SMTPAddr = s.Mail.SMTPAddr
+	// The mail catcher on 127.0.0.1 speaks plain SMTP: the one place the
+	// worker may send without STARTTLS (the sender refuses "none" elsewhere).
+	cfg.SMTPStartTLS = "none"
 	if s.Databases["intake"], err = pgdb.EnsureDatabase(ctx, s.Postgres.AdminURL, o.DatabasePrefix+"_intake"); err != nil {
 		return err
 	}
@@ -165,6 +179,9 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 		s.Databases[name], cfg.HolderDatabaseURLs[name] = dsn, dsn
 	}
 	if s.Runtime, err = component.NewRuntime(cfg, o.Log); err != nil {
+		return err
+	}
+	if err := s.setupNATS(ctx); err != nil {
 		return err
 	}
 	addr := o.IntakeAddr
@@ -363,7 +380,7 @@ func (s *Stack) prepareStaff(ctx context.Context, o Options) error {
 	if o.PersistKeys {
 		file = filepath.Join(o.Dir, "staff.env")
 	}
-	if s.StaffToken, err = component.EnsureDevStaff(ctx, s.Databases["staff"], s.CodecURL, file); err != nil {
+	if s.StaffToken, err = component.EnsureDevStaff(ctx, s.Databases["staff"], s.CodecURL, s.StaffSigningKey, file); err != nil {
 		return err
 	}
 	cc.StaffDatabaseURL = s.Databases["staff"]
@@ -446,6 +463,20 @@ func devKeys(o Options) (map[string]string, error) {
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
+	keys := map[string]string{}
+	staffKey := func() (string, error) {
+		signing, _, err := staffsig.NewKeyPair("staff1")
+		return signing, err
+	}
+	// The worker's public key is derived from dsrctl's signing key (made
+	// just before it), never made on its own, so that the pair matches.
+	staffPublic := func() (string, error) {
+		signer, err := staffsig.ParseSigningKey(keys["MADOGUCHI_STAFF_SIGNING_KEY"])
+		if err != nil {
+			return "", err
+		}
+		return signer.VerifyKey(), nil
+	}
 	vars := []struct {
 		name  string
 		given string
@@ -454,8 +485,11 @@ func devKeys(o Options) (map[string]string, error) {
 		{"MADOGUCHI_KEYS", o.Keys, newRing("dev1")},
 		{"MADOGUCHI_PSEUDONYM_KEY", o.PseudonymKey, secret},
 		{"MADOGUCHI_VERIFICATION_KEYS", "", newRing("verify1")},
+		{"MADOGUCHI_STAFF_SIGNING_KEY", "", staffKey},
+		{"MADOGUCHI_STAFF_VERIFY_KEYS", "", staffPublic},
+		{"MADOGUCHI_COMMAND_KEYS", "", newRing("cmd1")},
+		{"MADOGUCHI_PACKAGE_KEYS", "", newRing("pkg1")},
 	}
-	keys := map[string]string{}
 	file := filepath.Join(o.Dir, "keys.env")
 	if o.PersistKeys {
 		if b, err := os.ReadFile(file); err == nil {

@@ -6,7 +6,9 @@
 #
 # Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_RETENTION
 # (closed-workflow retention, e.g. 720h). The temporal CLI reads
-# TEMPORAL_ADDRESS itself.
+# TEMPORAL_ADDRESS itself, and the client certificate of the frontend's
+# mutual TLS from TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA and
+# TEMPORAL_TLS_SERVER_NAME.
 set -eu
 
 ns="${TEMPORAL_NAMESPACE:?TEMPORAL_NAMESPACE is required}"

@@ -634,20 +634,111 @@ func (x *OpenPackageResult) GetPackageExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// StaffSignature proves that the staff side (services/staff, holding the
+// staff signing key) sent a staff action, as whom, and when. It is an
+// Ed25519 signature (platform/staffsig) over the workflow id, the update
+// name, the key id, the actor, issued_at, the nonce and the action's
+// deterministic protobuf encoding without this field. The workflow holds
+// only the public keys; it rejects an action that is unsigned, signed by a
+// key it does not trust, for another request or update, issued more than a
+// few minutes from its time, or whose nonce it accepted before. The actor
+// recorded is this actor; the action's own actor field (all an action
+// recorded before signatures has) must be empty or name the same.
+type StaffSignature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signing key's id in MADOGUCHI_STAFF_VERIFY_KEYS.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The staff account that acts.
+	Actor    string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	IssuedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	// Random, 16 bytes: a request accepts each nonce once.
+	Nonce         []byte `protobuf:"bytes,4,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Signature     []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaffSignature) Reset() {
+	*x = StaffSignature{}
+	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaffSignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaffSignature) ProtoMessage() {}
+
+func (x *StaffSignature) ProtoReflect() protoreflect.Message {
+	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaffSignature.ProtoReflect.Descriptor instead.
+func (*StaffSignature) Descriptor() ([]byte, []int) {
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StaffSignature) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *StaffSignature) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *StaffSignature) GetIssuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return nil
+}
+
+func (x *StaffSignature) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *StaffSignature) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // ReviewIdentity settles a staff identity review (agent filings, details
 // that do not match the records).
 type ReviewIdentity struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Approve       bool                   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Actor   string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Approve bool                   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReviewIdentity) Reset() {
 	*x = ReviewIdentity{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	mi := &file_dsr_v1_actions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +750,7 @@ func (x *ReviewIdentity) String() string {
 func (*ReviewIdentity) ProtoMessage() {}
 
 func (x *ReviewIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[9]
+	mi := &file_dsr_v1_actions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +763,7 @@ func (x *ReviewIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewIdentity.ProtoReflect.Descriptor instead.
 func (*ReviewIdentity) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{9}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReviewIdentity) GetActor() string {
@@ -696,6 +787,13 @@ func (x *ReviewIdentity) GetReason() string {
 	return ""
 }
 
+func (x *ReviewIdentity) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // Decide is the staff decision on the request (APPI Art. 33(2), 34–36).
 type Decide struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -711,13 +809,15 @@ type Decide struct {
 	Corrections map[string]string `protobuf:"bytes,6,rep,name=corrections,proto3" json:"corrections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// GDPR only: the request is manifestly unfounded or excessive (fee may apply).
 	ManifestlyExcessive bool `protobuf:"varint,7,opt,name=manifestly_excessive,json=manifestlyExcessive,proto3" json:"manifestly_excessive,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Decide) Reset() {
 	*x = Decide{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[10]
+	mi := &file_dsr_v1_actions_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +829,7 @@ func (x *Decide) String() string {
 func (*Decide) ProtoMessage() {}
 
 func (x *Decide) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[10]
+	mi := &file_dsr_v1_actions_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +842,7 @@ func (x *Decide) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decide.ProtoReflect.Descriptor instead.
 func (*Decide) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{10}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Decide) GetActor() string {
@@ -794,19 +894,29 @@ func (x *Decide) GetManifestlyExcessive() bool {
 	return false
 }
 
-// MarkFeePaid records payment (a payment provider's signed webhook, or staff).
+func (x *Decide) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// MarkFeePaid records payment (staff, or a payment provider's webhook
+// relayed through the staff side, which signs it).
 type MarkFeePaid struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reference     string                 `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
-	AmountJpy     int64                  `protobuf:"varint,3,opt,name=amount_jpy,json=amountJpy,proto3" json:"amount_jpy,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Actor     string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reference string                 `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	AmountJpy int64                  `protobuf:"varint,3,opt,name=amount_jpy,json=amountJpy,proto3" json:"amount_jpy,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MarkFeePaid) Reset() {
 	*x = MarkFeePaid{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[11]
+	mi := &file_dsr_v1_actions_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +928,7 @@ func (x *MarkFeePaid) String() string {
 func (*MarkFeePaid) ProtoMessage() {}
 
 func (x *MarkFeePaid) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[11]
+	mi := &file_dsr_v1_actions_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +941,7 @@ func (x *MarkFeePaid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkFeePaid.ProtoReflect.Descriptor instead.
 func (*MarkFeePaid) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{11}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MarkFeePaid) GetActor() string {
@@ -855,18 +965,27 @@ func (x *MarkFeePaid) GetAmountJpy() int64 {
 	return 0
 }
 
+func (x *MarkFeePaid) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // ExtendDeadline moves the due date where the law allows; a notice is sent.
 type ExtendDeadline struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Actor  string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExtendDeadline) Reset() {
 	*x = ExtendDeadline{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[12]
+	mi := &file_dsr_v1_actions_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +997,7 @@ func (x *ExtendDeadline) String() string {
 func (*ExtendDeadline) ProtoMessage() {}
 
 func (x *ExtendDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[12]
+	mi := &file_dsr_v1_actions_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1010,7 @@ func (x *ExtendDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendDeadline.ProtoReflect.Descriptor instead.
 func (*ExtendDeadline) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{12}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExtendDeadline) GetActor() string {
@@ -908,20 +1027,29 @@ func (x *ExtendDeadline) GetReason() string {
 	return ""
 }
 
+func (x *ExtendDeadline) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // EntrustedInstruction records the entrusting company's (委託元) answer.
 type EntrustedInstruction struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	CompanyId     string                 `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
-	Proceed       bool                   `protobuf:"varint,3,opt,name=proceed,proto3" json:"proceed,omitempty"`
-	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Actor     string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	CompanyId string                 `protobuf:"bytes,2,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	Proceed   bool                   `protobuf:"varint,3,opt,name=proceed,proto3" json:"proceed,omitempty"`
+	Note      string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EntrustedInstruction) Reset() {
 	*x = EntrustedInstruction{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[13]
+	mi := &file_dsr_v1_actions_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1061,7 @@ func (x *EntrustedInstruction) String() string {
 func (*EntrustedInstruction) ProtoMessage() {}
 
 func (x *EntrustedInstruction) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[13]
+	mi := &file_dsr_v1_actions_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1074,7 @@ func (x *EntrustedInstruction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntrustedInstruction.ProtoReflect.Descriptor instead.
 func (*EntrustedInstruction) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{13}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EntrustedInstruction) GetActor() string {
@@ -977,18 +1105,27 @@ func (x *EntrustedInstruction) GetNote() string {
 	return ""
 }
 
+func (x *EntrustedInstruction) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // RetryHolder resends the command to a holder (e.g. after it was escalated).
 type RetryHolder struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Holder        string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Actor  string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Holder string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RetryHolder) Reset() {
 	*x = RetryHolder{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[14]
+	mi := &file_dsr_v1_actions_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1137,7 @@ func (x *RetryHolder) String() string {
 func (*RetryHolder) ProtoMessage() {}
 
 func (x *RetryHolder) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[14]
+	mi := &file_dsr_v1_actions_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1150,7 @@ func (x *RetryHolder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryHolder.ProtoReflect.Descriptor instead.
 func (*RetryHolder) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{14}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RetryHolder) GetActor() string {
@@ -1030,19 +1167,28 @@ func (x *RetryHolder) GetHolder() string {
 	return ""
 }
 
+func (x *RetryHolder) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // CloseWithdrawn closes the request as withdrawn on the person's behalf
 // (e.g. they withdrew by phone).
 type CloseWithdrawn struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Actor  string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The staff side's signature (required).
+	Signature     *StaffSignature `protobuf:"bytes,15,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CloseWithdrawn) Reset() {
 	*x = CloseWithdrawn{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[15]
+	mi := &file_dsr_v1_actions_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1200,7 @@ func (x *CloseWithdrawn) String() string {
 func (*CloseWithdrawn) ProtoMessage() {}
 
 func (x *CloseWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[15]
+	mi := &file_dsr_v1_actions_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1213,7 @@ func (x *CloseWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseWithdrawn.ProtoReflect.Descriptor instead.
 func (*CloseWithdrawn) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{15}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CloseWithdrawn) GetActor() string {
@@ -1084,6 +1230,13 @@ func (x *CloseWithdrawn) GetReason() string {
 	return ""
 }
 
+func (x *CloseWithdrawn) GetSignature() *StaffSignature {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // ActionResult answers every action: the stage after it and what happened.
 type ActionResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1095,7 +1248,7 @@ type ActionResult struct {
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_dsr_v1_actions_proto_msgTypes[16]
+	mi := &file_dsr_v1_actions_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1260,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_dsr_v1_actions_proto_msgTypes[16]
+	mi := &file_dsr_v1_actions_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1273,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{16}
+	return file_dsr_v1_actions_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ActionResult) GetStage() string {
@@ -1167,11 +1320,18 @@ const file_dsr_v1_actions_proto_rawDesc = "" +
 	"\rattempts_left\x18\x02 \x01(\x05R\fattemptsLeft\x12\x1d\n" +
 	"\n" +
 	"codes_left\x18\x03 \x01(\x05R\tcodesLeft\x12H\n" +
-	"\x12package_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10packageExpiresAt\"X\n" +
+	"\x12package_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10packageExpiresAt\"\xaa\x01\n" +
+	"\x0eStaffSignature\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x127\n" +
+	"\tissued_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x12\x14\n" +
+	"\x05nonce\x18\x04 \x01(\fR\x05nonce\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"\x8e\x01\n" +
 	"\x0eReviewIdentity\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x18\n" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xe4\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\"\x9a\x03\n" +
 	"\x06Decide\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x121\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x17.dsr.v1.DecisionOutcomeR\aoutcome\x12\x1f\n" +
@@ -1180,30 +1340,36 @@ const file_dsr_v1_actions_proto_rawDesc = "" +
 	"\vexplanation\x18\x04 \x01(\tR\vexplanation\x12\x18\n" +
 	"\agrounds\x18\x05 \x03(\tR\agrounds\x12A\n" +
 	"\vcorrections\x18\x06 \x03(\v2\x1f.dsr.v1.Decide.CorrectionsEntryR\vcorrections\x121\n" +
-	"\x14manifestly_excessive\x18\a \x01(\bR\x13manifestlyExcessive\x1a>\n" +
+	"\x14manifestly_excessive\x18\a \x01(\bR\x13manifestlyExcessive\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\x1a>\n" +
 	"\x10CorrectionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
 	"\vMarkFeePaid\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x1d\n" +
 	"\n" +
-	"amount_jpy\x18\x03 \x01(\x03R\tamountJpy\">\n" +
+	"amount_jpy\x18\x03 \x01(\x03R\tamountJpy\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\"t\n" +
 	"\x0eExtendDeadline\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"y\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\"\xaf\x01\n" +
 	"\x14EntrustedInstruction\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x1d\n" +
 	"\n" +
 	"company_id\x18\x02 \x01(\tR\tcompanyId\x12\x18\n" +
 	"\aproceed\x18\x03 \x01(\bR\aproceed\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\";\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\"q\n" +
 	"\vRetryHolder\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06holder\x18\x02 \x01(\tR\x06holder\">\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\"t\n" +
 	"\x0eCloseWithdrawn\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\">\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x124\n" +
+	"\tsignature\x18\x0f \x01(\v2\x16.dsr.v1.StaffSignatureR\tsignature\">\n" +
 	"\fActionResult\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage*\xe0\x01\n" +
@@ -1240,7 +1406,7 @@ func file_dsr_v1_actions_proto_rawDescGZIP() []byte {
 }
 
 var file_dsr_v1_actions_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dsr_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_dsr_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_dsr_v1_actions_proto_goTypes = []any{
 	(VerifyOutcome)(0),                // 0: dsr.v1.VerifyOutcome
 	(OpenOutcome)(0),                  // 1: dsr.v1.OpenOutcome
@@ -1254,29 +1420,38 @@ var file_dsr_v1_actions_proto_goTypes = []any{
 	(*RequestDownloadCodeResult)(nil), // 9: dsr.v1.RequestDownloadCodeResult
 	(*OpenPackage)(nil),               // 10: dsr.v1.OpenPackage
 	(*OpenPackageResult)(nil),         // 11: dsr.v1.OpenPackageResult
-	(*ReviewIdentity)(nil),            // 12: dsr.v1.ReviewIdentity
-	(*Decide)(nil),                    // 13: dsr.v1.Decide
-	(*MarkFeePaid)(nil),               // 14: dsr.v1.MarkFeePaid
-	(*ExtendDeadline)(nil),            // 15: dsr.v1.ExtendDeadline
-	(*EntrustedInstruction)(nil),      // 16: dsr.v1.EntrustedInstruction
-	(*RetryHolder)(nil),               // 17: dsr.v1.RetryHolder
-	(*CloseWithdrawn)(nil),            // 18: dsr.v1.CloseWithdrawn
-	(*ActionResult)(nil),              // 19: dsr.v1.ActionResult
-	nil,                               // 20: dsr.v1.Decide.CorrectionsEntry
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	(*StaffSignature)(nil),            // 12: dsr.v1.StaffSignature
+	(*ReviewIdentity)(nil),            // 13: dsr.v1.ReviewIdentity
+	(*Decide)(nil),                    // 14: dsr.v1.Decide
+	(*MarkFeePaid)(nil),               // 15: dsr.v1.MarkFeePaid
+	(*ExtendDeadline)(nil),            // 16: dsr.v1.ExtendDeadline
+	(*EntrustedInstruction)(nil),      // 17: dsr.v1.EntrustedInstruction
+	(*RetryHolder)(nil),               // 18: dsr.v1.RetryHolder
+	(*CloseWithdrawn)(nil),            // 19: dsr.v1.CloseWithdrawn
+	(*ActionResult)(nil),              // 20: dsr.v1.ActionResult
+	nil,                               // 21: dsr.v1.Decide.CorrectionsEntry
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
 }
 var file_dsr_v1_actions_proto_depIdxs = []int32{
 	0,  // 0: dsr.v1.VerifyIdentityResult.outcome:type_name -> dsr.v1.VerifyOutcome
-	21, // 1: dsr.v1.RequestDownloadCodeResult.expires_at:type_name -> google.protobuf.Timestamp
+	22, // 1: dsr.v1.RequestDownloadCodeResult.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: dsr.v1.OpenPackageResult.outcome:type_name -> dsr.v1.OpenOutcome
-	21, // 3: dsr.v1.OpenPackageResult.package_expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 4: dsr.v1.Decide.outcome:type_name -> dsr.v1.DecisionOutcome
-	20, // 5: dsr.v1.Decide.corrections:type_name -> dsr.v1.Decide.CorrectionsEntry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	22, // 3: dsr.v1.OpenPackageResult.package_expires_at:type_name -> google.protobuf.Timestamp
+	22, // 4: dsr.v1.StaffSignature.issued_at:type_name -> google.protobuf.Timestamp
+	12, // 5: dsr.v1.ReviewIdentity.signature:type_name -> dsr.v1.StaffSignature
+	2,  // 6: dsr.v1.Decide.outcome:type_name -> dsr.v1.DecisionOutcome
+	21, // 7: dsr.v1.Decide.corrections:type_name -> dsr.v1.Decide.CorrectionsEntry
+	12, // 8: dsr.v1.Decide.signature:type_name -> dsr.v1.StaffSignature
+	12, // 9: dsr.v1.MarkFeePaid.signature:type_name -> dsr.v1.StaffSignature
+	12, // 10: dsr.v1.ExtendDeadline.signature:type_name -> dsr.v1.StaffSignature
+	12, // 11: dsr.v1.EntrustedInstruction.signature:type_name -> dsr.v1.StaffSignature
+	12, // 12: dsr.v1.RetryHolder.signature:type_name -> dsr.v1.StaffSignature
+	12, // 13: dsr.v1.CloseWithdrawn.signature:type_name -> dsr.v1.StaffSignature
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_actions_proto_init() }
@@ -1290,7 +1465,7 @@ func file_dsr_v1_actions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dsr_v1_actions_proto_rawDesc), len(file_dsr_v1_actions_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -110,17 +110,8 @@ func fileAs(t *testing.T, body map[string]any) (string, string) {
 	// limit the other tests share.
 	b2 := []byte(randomToken())
 	req.Header.Set("X-Forwarded-For", fmt.Sprintf("127.%d.%d.%d", 1+b2[0]%200, b2[1], 1+b2[2]%250))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var acc accepted
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &acc) != nil || acc.Receipt == "" {
-		t.Fatalf("filing refused: %d %s", resp.StatusCode, raw)
-	}
-	return acc.Receipt, string(raw)
+	acc, raw := accept(t, "filing refused", req)
+	return acc.Receipt, raw
 }
 
 // requireNoLeak fails for every place the victim's data reached the attacker.

@@ -137,6 +137,23 @@ func submit(t *testing.T, body, idempotencyKey string) (int, accepted, http.Head
 	return resp.StatusCode, a, resp.Header
 }
 
+// accept sends a filing that must be accepted and returns the answer and
+// its raw body; anything but 202 with a receipt fails the test as what.
+func accept(t *testing.T, what string, req *http.Request) (accepted, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var acc accepted
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &acc) != nil || acc.Receipt == "" {
+		t.Fatalf("%s: %d %s", what, resp.StatusCode, raw)
+	}
+	return acc, string(raw)
+}
+
 func countRows(t *testing.T, component, query string, args ...any) int {
 	t.Helper()
 	ctx := context.Background()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -190,16 +189,7 @@ func fileWithAuthority(t *testing.T, request []byte) string {
 	req, _ := http.NewRequest(http.MethodPost, stk.IntakeURL+"/api/v1/requests", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Idempotency-Key", "staff-"+randomToken())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var acc accepted
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &acc) != nil || acc.Receipt == "" {
-		t.Fatalf("agent filing: %d %s", resp.StatusCode, raw)
-	}
+	acc, _ := accept(t, "agent filing", req)
 	return acc.Receipt
 }
 

@@ -274,19 +274,9 @@ func (a *Activities) IssueVerificationCode(ctx context.Context, in IssueInput) (
 	return digest, nil
 }
 
-// DigestInput asks for the digest of a code the person typed.
-type DigestInput struct {
-	RequestID string        `json:"request_id"`
-	Secret    *dsrv1.Sealed `json:"secret"`
-	Issue     int           `json:"issue"`
-	// Code is what the person typed, normalised; it is in the update's
-	// input already, and the digest is useless without the secret.
-	Code string `json:"code"`
-}
-
 // CodeDigest is a local activity: the keyed MAC of a typed code, to
 // compare with the issued code's (verification.State.CheckDigest).
-func (a *Activities) CodeDigest(_ context.Context, in DigestInput) ([]byte, error) {
+func (a *Activities) CodeDigest(_ context.Context, in CodeMACInput) ([]byte, error) {
 	d, err := a.Codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, in.Code)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("verification secret cannot be opened", "SealError", err)

@@ -109,7 +109,10 @@ func (a *Activities) IssueDownloadCode(ctx context.Context, in DownloadCodeInput
 	return mac, nil
 }
 
-// CodeMACInput asks for the keyed MAC of a code typed in.
+// CodeMACInput asks for the keyed MAC of a code typed in (verification:
+// CodeDigest; a package: DownloadCodeMAC). Code is what the person typed,
+// normalised; it is in the update's input already, and the MAC is useless
+// without the secret.
 type CodeMACInput struct {
 	RequestID string        `json:"request_id"`
 	Secret    *dsrv1.Sealed `json:"secret"`

@@ -194,7 +194,7 @@ func (r *run) checkKeyed(ctx workflow.Context, typed string) (verification.State
 			return next, out, nil
 		}
 		var digest []byte
-		err := workflow.ExecuteLocalActivity(lctx, CodeDigestActivity, DigestInput{RequestID: r.in.GetRequestId(),
+		err := workflow.ExecuteLocalActivity(lctx, CodeDigestActivity, CodeMACInput{RequestID: r.in.GetRequestId(),
 			Secret: r.prepared.CodeSecret, Issue: issue, Code: code}).Get(ctx, &digest)
 		if err != nil {
 			return verification.State{}, verification.Outcome{}, fmt.Errorf("code digest: %w", err)

@@ -208,7 +208,7 @@ type harness struct {
 	// "change=version".
 	versions []string
 	// digests: each typed code the workflow had the worker digest.
-	digests []request.DigestInput
+	digests []request.CodeMACInput
 	// staffKey signs staff actions as services/staff does, on the test's
 	// clock; the workflow trusts its public key (StaffKeys) alone.
 	staffKey  *staffsig.Signer
@@ -416,7 +416,7 @@ func (h *harness) mockActivities() {
 			return h.codes.MAC(in.Secret, onetime.Verification, in.RequestID, in.Issue, codes[in.Issue])
 		})
 	env.OnActivity(request.CodeDigestActivity, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in request.DigestInput) ([]byte, error) {
+		func(_ context.Context, in request.CodeMACInput) ([]byte, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.digests = append(h.digests, in)

@@ -71,7 +71,7 @@ func (c *cannedActivities) IssueVerificationCode(_ context.Context, in request.I
 
 // CodeDigest is the digest of a typed code as IssueVerificationCode made
 // the issued one's.
-func (c *cannedActivities) CodeDigest(_ context.Context, in request.DigestInput) ([]byte, error) {
+func (c *cannedActivities) CodeDigest(_ context.Context, in request.CodeMACInput) ([]byte, error) {
 	return verification.HashCode(in.Code), nil
 }
 

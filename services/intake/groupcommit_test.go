@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"madoguchi.dev/platform/testinfra"
 	"madoguchi.dev/proto/contract"
@@ -433,5 +434,52 @@ func TestTheWriterAnswersRefusedRowsOfABatchWithErrMailQuota(t *testing.T) {
 	}
 	if rows, _ := transactionsOf(t, pool, "outbox"); rows != 2 {
 		t.Errorf("%d announcements, want 2", rows)
+	}
+}
+
+// What the intake keeps at rest is sealed under its own ring, which no
+// other component holds; only the announcement the workflow opens is
+// sealed under the ring of Temporal payloads.
+func TestTheIntakeKeepsItsDataUnderItsOwnRingAndAnnouncesUnderThePayloadRing(t *testing.T) {
+	pool := testinfra.Pool(t, "t_rings", migrations.FS)
+	ns, err := contract.NewNamespace(testinfra.UniqueName("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	atRest, payloads := testinfra.Ring(t), testinfra.Ring(t)
+	svc := &Service{Pool: pool, Ring: atRest, Payloads: payloads, Namespace: ns, Log: testinfra.Logger(t)}
+	acc, err := svc.Submit(ctx, Submission{Kind: "deletion", Jurisdiction: "JP", Locale: "ja",
+		Subject: SubjectInput{Name: "山田 花子", Email: "hanako@example.jp"}}, "k-rings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyID string
+	var nonce, sealed, payload []byte
+	if err := pool.QueryRow(ctx, `SELECT personal_key_id, personal_nonce, personal_sealed FROM requests WHERE id = $1`, acc.ID).
+		Scan(&keyID, &nonce, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	stored := &dsrv1.Sealed{KeyId: keyID, Nonce: nonce, Ciphertext: sealed, Type: "dsr.v1.PersonalData"}
+	var pd dsrv1.PersonalData
+	if err := atRest.OpenMessage(stored, &pd); err != nil || pd.GetSubject().GetName() != "山田 花子" {
+		t.Fatalf("the stored row does not open with the intake's ring: %v", err)
+	}
+	if err := payloads.OpenMessage(stored, &pd); err == nil {
+		t.Error("the stored row opens with the payload ring, which the bridge, worker and codec server hold")
+	}
+	if err := pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE msg_type = 'dsr.v1.RequestSubmitted' ORDER BY id DESC LIMIT 1`).
+		Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	var ev dsrv1.RequestSubmitted
+	if err := proto.Unmarshal(payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := payloads.OpenMessage(ev.GetPersonal(), &pd); err != nil || pd.GetSubject().GetEmail() != "hanako@example.jp" {
+		t.Fatalf("the announcement does not open with the payload ring: %v", err)
+	}
+	if err := atRest.OpenMessage(ev.GetPersonal(), &pd); err == nil {
+		t.Error("the announcement is sealed under the intake's own ring")
 	}
 }

@@ -105,7 +105,7 @@ func (s *Service) Reseal(ctx context.Context) (ResealStats, error) {
 	if err := reseal("uploads", qResealUploads, qResealUpload, uploadAAD, &st.Uploads); err != nil {
 		return st, err
 	}
-	n, err := s.resealAnnouncements(ctx, active)
+	n, err := s.resealAnnouncements(ctx, s.payloads().ActiveKeyID())
 	st.Announcements = n
 	return st, err
 }
@@ -143,10 +143,10 @@ func (s *Service) resealAnnouncements(ctx context.Context, active string) (int, 
 					continue
 				}
 				var pd dsrv1.PersonalData
-				if err := s.Ring.OpenMessage(ev.GetPersonal(), &pd); err != nil {
+				if err := s.payloads().OpenMessage(ev.GetPersonal(), &pd); err != nil {
 					return fmt.Errorf("outbox row %d (key %s): %w", x.id, ev.GetPersonal().GetKeyId(), err)
 				}
-				sealed, err := s.Ring.Message(&pd)
+				sealed, err := s.payloads().Message(&pd)
 				if err != nil {
 					return err
 				}

@@ -24,12 +24,14 @@ import (
 
 // Deps are what the intake needs from its host process.
 type Deps struct {
-	Pool      *pgxpool.Pool
-	NATS      *nats.Conn
-	JS        jetstream.JetStream
-	Ring      *seal.Ring
-	Namespace contract.Namespace
-	Log       zerolog.Logger
+	Pool *pgxpool.Pool
+	NATS *nats.Conn
+	JS   jetstream.JetStream
+	// Ring is the intake's own ring (data at rest, download grants);
+	// Payloads the ring of Temporal payloads (announcements).
+	Ring, Payloads *seal.Ring
+	Namespace      contract.Namespace
+	Log            zerolog.Logger
 	// Listener serves HTTP (the caller chooses the address).
 	Listener net.Listener
 	// Requests reaches the request workflows for the person's pages
@@ -65,7 +67,7 @@ func Run(ctx context.Context, d Deps) error {
 		return fmt.Errorf("intake: %w", err)
 	}
 	relay := &outbox.Relay{Pool: d.Pool, JS: d.JS, Log: d.Log.With().Str("part", "outbox").Logger()}
-	svc := &Service{Pool: d.Pool, Ring: d.Ring, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake,
+	svc := &Service{Pool: d.Pool, Ring: d.Ring, Payloads: d.Payloads, Namespace: d.Namespace, Log: d.Log, Announced: relay.Wake,
 		WriteConcurrency: d.WriteConcurrency, MailQuota: d.MailQuota}
 	h := &HTTP{Service: svc, Pool: d.Pool, NATS: d.NATS, Log: d.Log, Requests: d.Requests, Packages: d.Packages,
 		Ring: d.Ring, PublicURL: d.PublicURL, DisclosureFeeJPY: d.DisclosureFeeJPY, Limits: d.Limits}

@@ -48,10 +48,23 @@ import (
 	"madoguchi.dev/services/outbox"
 )
 
+func (s *Service) payloads() *seal.Ring {
+	if s.Payloads != nil {
+		return s.Payloads
+	}
+	return s.Ring
+}
+
 // Service is the intake's core: one submission path for API and pages.
 type Service struct {
-	Pool      *pgxpool.Pool
-	Ring      *seal.Ring
+	Pool *pgxpool.Pool
+	// Ring seals what the intake keeps at rest (MADOGUCHI_INTAKE_KEYS):
+	// requests' personal data and uploaded documents. No other component
+	// holds it, so a dump of the intake's database opens nowhere else.
+	Ring *seal.Ring
+	// Payloads seals the personal data the announcement carries to the
+	// workflow (MADOGUCHI_KEYS, the ring of Temporal payloads); nil uses Ring.
+	Payloads  *seal.Ring
 	Namespace contract.Namespace
 	Log       zerolog.Logger
 	// Now is the clock (tests may fix it).
@@ -158,10 +171,14 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 	if err != nil {
 		return Accepted{}, fmt.Errorf("intake: seal personal data: %w", err)
 	}
+	announced, err := s.payloads().Message(personal)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("intake: seal personal data for the workflow: %w", err)
+	}
 	ev := &dsrv1.RequestSubmitted{
 		RequestId: id.String(), Kind: kind,
 		Jurisdiction: sub.Jurisdiction, Locale: sub.Locale,
-		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: sealed,
+		SubmittedAt: timestamppb.New(now), FiledByAgent: sub.Agent != nil, Personal: announced,
 	}
 	var uploads []sealedUpload
 	for _, d := range sub.Documents {

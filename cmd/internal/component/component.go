@@ -60,6 +60,9 @@ type Config struct {
 	Keys string `env:"MADOGUCHI_KEYS"`
 	// PseudonymKey (base64, ≥32 bytes) derives pseudonymous ids in events.
 	PseudonymKey string `env:"MADOGUCHI_PSEUDONYM_KEY"`
+	// IntakeKeys is the intake's own ring (same format as Keys): what it
+	// keeps at rest (requests' personal data, uploads, download grants).
+	IntakeKeys string `env:"MADOGUCHI_INTAKE_KEYS"`
 	// PackageKeys is the ring disclosure packages are sealed with at rest
 	// (same format as Keys), shared by the worker and the intake alone.
 	PackageKeys string `env:"MADOGUCHI_PACKAGE_KEYS"`
@@ -299,6 +302,10 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	atRest, err := ring("intake", "MADOGUCHI_INTAKE_KEYS", rt.Config.IntakeKeys)
+	if err != nil {
+		return err
+	}
 	pool, err := pgdb.Open(ctx, rt.Config.IntakeDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("intake: %w", err)
@@ -324,7 +331,7 @@ func (rt *Runtime) RunIntake(ctx context.Context) error {
 	defer tc.Close()
 	log.Info().Str("addr", ln.Addr().String()).Int("trusted_proxies", len(proxies)).
 		Int("mail_per_address_per_day", rt.Config.IntakeMailPerAddressPerDay).Msg("intake serving")
-	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
+	return intake.Run(ctx, intake.Deps{Pool: pool, NATS: nc, JS: js, Ring: atRest, Payloads: rt.Ring, Namespace: rt.Namespace, Log: log, Listener: ln,
 		Requests:         intake.TemporalRequests{Client: tc},
 		Packages:         &disclosure.Store{JS: js, Namespace: rt.Namespace, Ring: packages},
 		PublicURL:        rt.Config.PublicURL,
@@ -350,7 +357,11 @@ func (rt *Runtime) Reseal(ctx context.Context) (intake.ResealStats, error) {
 	if err := pgdb.Migrate(ctx, pool, intakemigrations.FS); err != nil {
 		return intake.ResealStats{}, fmt.Errorf("reseal: %w", err)
 	}
-	svc := &intake.Service{Pool: pool, Ring: rt.Ring, Namespace: rt.Namespace, Log: rt.Log}
+	atRest, err := ring("reseal", "MADOGUCHI_INTAKE_KEYS", rt.Config.IntakeKeys)
+	if err != nil {
+		return intake.ResealStats{}, err
+	}
+	svc := &intake.Service{Pool: pool, Ring: atRest, Payloads: rt.Ring, Namespace: rt.Namespace, Log: rt.Log}
 	return svc.Reseal(ctx)
 }
 

@@ -159,6 +159,7 @@ func (s *Stack) start(ctx context.Context, o Options) (err error) {
 	cfg.StaffVerifyKeys, s.StaffSigningKey = keys["MADOGUCHI_STAFF_VERIFY_KEYS"], keys["MADOGUCHI_STAFF_SIGNING_KEY"]
 	cfg.CommandKeys = keys["MADOGUCHI_COMMAND_KEYS"]
 	cfg.PackageKeys = keys["MADOGUCHI_PACKAGE_KEYS"]
+	cfg.IntakeKeys = keys["MADOGUCHI_INTAKE_KEYS"]
 	cfg.RegistryFile = o.RegistryFile
 	cfg.SMTPAddr = s.Mail.SMTPAddr
 	// The mail catcher on 127.0.0.1 speaks plain SMTP: the one place the
@@ -489,6 +490,7 @@ func devKeys(o Options) (map[string]string, error) {
 		{"MADOGUCHI_STAFF_VERIFY_KEYS", "", staffPublic},
 		{"MADOGUCHI_COMMAND_KEYS", "", newRing("cmd1")},
 		{"MADOGUCHI_PACKAGE_KEYS", "", newRing("pkg1")},
+		{"MADOGUCHI_INTAKE_KEYS", "", newRing("intake1")},
 	}
 	file := filepath.Join(o.Dir, "keys.env")
 	if o.PersistKeys {

@@ -103,19 +103,18 @@ func startedWithAttributes(ctx workflow.Context, in *dsrv1.RequestSubmitted) boo
 
 // Coalesced search attributes (ChangeCoalesceSearchAttributes). Every
 // upsert is a command, a history event, a write to the visibility store and,
-// on Temporal Cloud, a billed action; one request made 13. Since the change,
-// the updates made between two points where the workflow waits go out as
-// one upsert when it waits (a stage and its attention reason, an attention
-// lowered and the next stage), and the subject's pseudonym goes out with
-// the next stage.
+// on Temporal Cloud, a billed action, so the updates made between two points
+// where the workflow waits go out as one upsert when it waits (a stage and
+// its attention reason, an attention lowered and the next stage), and the
+// subject's pseudonym goes out with the next stage (docs/performance.md has
+// the counts).
 
 // coalesceUpserts turns coalescing on. The first update gathered starts a
 // coroutine that sends them all: it runs once the coroutine that made them
 // waits, in the same workflow task, so nothing is delayed past the task
 // that decided it. It ends once it has sent them: a request parked for days
-// in the worker's cache keeps no coroutine for it (a standing one was a
-// goroutine more for every cached request: 3,237 against 2,232 at 10,000
-// parked).
+// in the worker's cache keeps no coroutine for it (a standing one would be
+// a goroutine more for every cached request; docs/performance.md).
 func (r *run) coalesceUpserts(ctx workflow.Context) {
 	r.root = ctx
 }
@@ -135,8 +134,8 @@ func (r *run) flushUpserts(ctx workflow.Context) {
 	}
 }
 
-// upsertWithNextStage defers updates to the next stage change (upserted
-// at once before the change).
+// upsertWithNextStage defers updates to the next stage change; a request
+// recorded before ChangeCoalesceSearchAttributes upserts them at once.
 func (r *run) upsertWithNextStage(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
 	if !r.coalescing() {
 		r.upsert(ctx, updates...)

@@ -39,10 +39,10 @@ const ChangeCoalesceSearchAttributes = "coalesce-search-attributes"
 // in place of the three above, whose changes it then all has. Each
 // workflow.GetVersion that records a version costs a marker and an upsert
 // of TemporalChangeVersion (a command, a history event and a visibility
-// write each, and on Temporal Cloud billed actions); a request made three of
-// each. Requests recorded before it have no such marker, so they ask for
-// each change where they always did (has). A later change gets a
-// GetVersion of its own, as before.
+// write each, and on Temporal Cloud billed actions). Requests recorded
+// before it have no such marker, so they ask for each change where they
+// always did (has). Each later change (ChangeIdentity202612) gets a
+// GetVersion of its own.
 const ChangeBundle202612 = "bundle-2026-12"
 
 // ChangeIdentity202612 is the workflow.GetVersion change id of the identity

@@ -111,8 +111,8 @@ type Config struct {
 	// WorkerStickyCache bounds how many workflows a worker keeps in memory
 	// between tasks (worker.SetStickyWorkflowCacheSize; the SDK default is
 	// 10000). Most requests wait days for a person or staff, so caching them
-	// buys little: a miss replays the history (~170 events). Measured: ~80
-	// KiB and 2 goroutines per cached request (docs/performance.md).
+	// buys little: a miss replays the history, while each cached request
+	// costs memory and goroutines (docs/performance.md has the figures).
 	WorkerStickyCache int `env:"WORKER_STICKY_CACHE" envDefault:"1000"`
 	// Retention: personal data of a concluded request (intake) and holders'
 	// processed commands are purged this long after (privacy policy §7).

@@ -15,7 +15,6 @@ import (
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/services/staff"
-	"madoguchi.dev/workflows/request"
 )
 
 // An attacker who has only the download link of a completed disclosure
@@ -117,51 +116,6 @@ func TestAttackStolenDownloadLinkShowsNothingWithoutTheCodeMailedToThePerson(t *
 	if strings.Contains(out, token) {
 		t.Error("dsrctl show prints the download token")
 	}
-}
-
-// driveUntilCompleted answers what a verified request waits for until it
-// completes: identity review, the fee, a staff decision, entrusting
-// companies' instructions.
-func driveUntilCompleted(ctx context.Context, t *testing.T, receipt string) {
-	t.Helper()
-	done := map[string]bool{}
-	deadline := time.Now().Add(2 * time.Minute)
-	var last *dsrv1.RequestStatus
-	for time.Now().Before(deadline) {
-		st := status(ctx, t, receipt)
-		if st != nil {
-			last = st
-		}
-		var r dsrv1.ActionResult
-		switch stage := request.Stage(st.GetStage()); {
-		case st == nil:
-		case stage == request.StageCompleted:
-			return
-		case stage == request.StageClosed:
-			t.Fatalf("request closed: %v", st)
-		case stage == request.StageIdentityReview && !done["review"]:
-			staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-e2e", Approve: true, Reason: "本人確認済み"}, &r)
-			done["review"] = true
-		case stage == request.StageAwaitingFee && !done["fee"]:
-			staffUpdate(ctx, t, receipt, contract.UpdateMarkFeePaid, &dsrv1.MarkFeePaid{Actor: "staff-e2e", Reference: "furikomi-attack",
-				AmountJpy: st.GetFee().GetAmountJpy()}, &r)
-			done["fee"] = true
-		case stage == request.StageStaffReview && !done["decide"]:
-			staffUpdate(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-e2e",
-				Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "開示します"}, &r)
-			done["decide"] = true
-		case stage == request.StageAwaitingEntrusted:
-			for _, e := range st.GetEntrusted() {
-				if e.GetState() == "waiting" && !done["entrusted:"+e.GetCompanyId()] {
-					staffUpdate(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-e2e",
-						CompanyId: e.GetCompanyId(), Proceed: true, Note: "指示あり"}, &r)
-					done["entrusted:"+e.GetCompanyId()] = true
-				}
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("request %s did not complete; last status %v", receipt, last)
 }
 
 type fetchedPage struct {

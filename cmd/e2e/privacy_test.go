@@ -258,9 +258,8 @@ func privacySeedMember(ctx context.Context, t *testing.T, c *privacyCanary) {
 	}
 }
 
-// privacyDrive answers whatever the request waits for until it completes:
-// the code e-mailed to the canary, an identity review, the staff decision,
-// entrusting companies' instructions.
+// privacyDrive enters the code e-mailed to the canary, then answers what
+// the request waits for until it completes (driveUntilCompleted).
 func privacyDrive(ctx context.Context, t *testing.T, receipt string, c *privacyCanary) {
 	t.Helper()
 	code := codeFromMail(ctx, t, c.Email)
@@ -269,42 +268,7 @@ func privacyDrive(ctx context.Context, t *testing.T, receipt string, c *privacyC
 	if verified.GetOutcome() != dsrv1.VerifyOutcome_VERIFY_OUTCOME_VERIFIED {
 		t.Fatalf("verification = %v", &verified)
 	}
-	done := map[string]bool{}
-	deadline := time.Now().Add(2 * time.Minute)
-	var last *dsrv1.RequestStatus
-	for time.Now().Before(deadline) {
-		st := status(ctx, t, receipt)
-		if st != nil {
-			last = st
-		}
-		switch stage := request.Stage(st.GetStage()); {
-		case st == nil:
-		case stage == request.StageCompleted:
-			return
-		case stage == request.StageClosed:
-			t.Fatalf("request closed: %v", st)
-		case stage == request.StageIdentityReview && !done["review"]:
-			var r dsrv1.ActionResult
-			staffUpdate(ctx, t, receipt, contract.UpdateReviewIdentity, &dsrv1.ReviewIdentity{Actor: "staff-privacy", Approve: true, Reason: "本人確認済み"}, &r)
-			done["review"] = true
-		case stage == request.StageStaffReview && !done["decide"]:
-			var r dsrv1.ActionResult
-			staffUpdate(ctx, t, receipt, contract.UpdateDecide, &dsrv1.Decide{Actor: "staff-privacy",
-				Outcome: dsrv1.DecisionOutcome_DECISION_OUTCOME_APPROVE, Explanation: "削除します"}, &r)
-			done["decide"] = true
-		case stage == request.StageAwaitingEntrusted:
-			for _, e := range st.GetEntrusted() {
-				if e.GetState() == "waiting" && !done["entrusted:"+e.GetCompanyId()] {
-					var r dsrv1.ActionResult
-					staffUpdate(ctx, t, receipt, contract.UpdateEntrustedInstruction, &dsrv1.EntrustedInstruction{Actor: "staff-privacy",
-						CompanyId: e.GetCompanyId(), Proceed: true, Note: "指示あり"}, &r)
-					done["entrusted:"+e.GetCompanyId()] = true
-				}
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("request %s did not complete; last status %v", receipt, last)
+	driveUntilCompleted(ctx, t, receipt)
 }
 
 func privacyScanNATSTap(t *testing.T, sc *privacyScanner, tap *privacyTap, requestID string) {

@@ -10,7 +10,7 @@ export GOFLAGS ?= -buildvcs=false
 # The go command fetches it from the module proxy once (~76 MB) and caches it;
 # this overrides a machine's GOTOOLCHAIN=local.
 export GOTOOLCHAIN := go1.26.10
-MODULES := proto platform services workflows cmd
+MODULES := proto law platform services workflows cmd
 # Every package of the workspace's modules (tools/* are separate modules).
 PKGS := madoguchi.dev/...
 

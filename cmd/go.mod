@@ -88,6 +88,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/grpc v1.85.0 // indirect
+	madoguchi.dev/law v0.0.0
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
@@ -97,3 +98,5 @@ replace (
 	madoguchi.dev/services => ../services
 	madoguchi.dev/workflows => ../workflows
 )
+
+replace madoguchi.dev/law => ../law

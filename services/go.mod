@@ -83,3 +83,5 @@ replace (
 	madoguchi.dev/platform => ../platform
 	madoguchi.dev/proto => ../proto
 )
+
+replace madoguchi.dev/law => ../law

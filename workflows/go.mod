@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/nats-io/nats.go v1.55.0
-	github.com/rickar/cal/v2 v2.1.13
 	github.com/stretchr/testify v1.12.1
 	go.temporal.io/api v1.64.3
 	go.temporal.io/sdk v1.51.0
@@ -12,6 +11,15 @@ require (
 	madoguchi.dev/platform v0.0.0
 	madoguchi.dev/proto v0.0.0
 	sigs.k8s.io/yaml v1.6.0
+)
+
+require (
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/mfridman/interpolate v0.0.2 // indirect
+	github.com/pressly/goose/v3 v3.30.0 // indirect
+	github.com/rickar/cal/v2 v2.1.13 // indirect
+	github.com/sethvargo/go-retry v0.5.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
 )
 
 require (
@@ -70,9 +78,12 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/grpc v1.85.0 // indirect
+	madoguchi.dev/law v0.0.0
 )
 
 replace (
 	madoguchi.dev/platform => ../platform
 	madoguchi.dev/proto => ../proto
 )
+
+replace madoguchi.dev/law => ../law

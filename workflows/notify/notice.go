@@ -34,8 +34,8 @@ import (
 	"net/url"
 	"time"
 
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
 )
 
 // Kind is a kind of notice. The values are stable (they name the template

@@ -14,9 +14,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"madoguchi.dev/workflows/policy/calendar"
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/calendar"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
 )
 
 //go:embed templates/ja/*.tmpl templates/en/*.tmpl

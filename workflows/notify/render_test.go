@@ -8,8 +8,8 @@ import (
 	"text/template"
 	"time"
 
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
 )
 
 var locales = []string{LocaleJA, LocaleEN}

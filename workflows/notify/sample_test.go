@@ -3,8 +3,8 @@ package notify
 import (
 	"time"
 
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
 )
 
 var jst = time.FixedZone("JST", 9*3600)

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"madoguchi.dev/workflows/policy/calendar"
+	"madoguchi.dev/law/calendar"
 )
 
 // DefaultFrom is the sender of every notice unless Sender.From says

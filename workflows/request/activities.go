@@ -23,10 +23,10 @@ import (
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/deadline"
-	"madoguchi.dev/workflows/policy/fee"
-	"madoguchi.dev/workflows/policy/kind"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/fee"
+	"madoguchi.dev/law/kind"
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/registry"
 )
 

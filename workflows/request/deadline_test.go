@@ -11,8 +11,8 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/deadline"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/kind"
 	"madoguchi.dev/workflows/request"
 )
 

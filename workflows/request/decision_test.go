@@ -11,7 +11,7 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/fee"
+	"madoguchi.dev/law/fee"
 	"madoguchi.dev/workflows/request"
 )
 

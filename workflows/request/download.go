@@ -13,7 +13,7 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/verification"
 )
 
 // A disclosure package delivered since ChangeIdentity202612 is not opened

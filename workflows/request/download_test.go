@@ -21,7 +21,7 @@ import (
 	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/request"
 )
 

@@ -13,9 +13,9 @@ import (
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
+	"madoguchi.dev/law/verification"
 )
 
 // register installs the status query and every update. Each update has a

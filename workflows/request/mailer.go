@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"madoguchi.dev/workflows/notify"
-	"madoguchi.dev/workflows/policy/grounds"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/grounds"
+	"madoguchi.dev/law/kind"
 )
 
 // NotifyMailer delivers notices with workflows/notify (templates + SMTP).

@@ -10,8 +10,8 @@ import (
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/deadline"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/verification"
 )
 
 // Stage is where a request is in its lifecycle; it is also the DsrStage

@@ -16,9 +16,9 @@ import (
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/workflows/policy/fee"
-	"madoguchi.dev/workflows/policy/kind"
-	"madoguchi.dev/workflows/policy/verification"
+	"madoguchi.dev/law/fee"
+	"madoguchi.dev/law/kind"
+	"madoguchi.dev/law/verification"
 )
 
 // ChangeAnnounceConclusion is the workflow.GetVersion change id of the

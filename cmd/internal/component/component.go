@@ -36,7 +36,7 @@ import (
 	"madoguchi.dev/services/intake"
 	intakemigrations "madoguchi.dev/services/intake/migrations"
 	"madoguchi.dev/workflows/notify"
-	"madoguchi.dev/workflows/policy/deadline"
+	"madoguchi.dev/law/deadline"
 	"madoguchi.dev/workflows/registry"
 	"madoguchi.dev/workflows/request"
 )

@@ -799,7 +799,7 @@ type Decide struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Actor   string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
 	Outcome DecisionOutcome        `protobuf:"varint,2,opt,name=outcome,proto3,enum=dsr.v1.DecisionOutcome" json:"outcome,omitempty"`
-	// A refusal reason code (workflows/policy/grounds), required to refuse.
+	// A refusal reason code (law/grounds), required to refuse.
 	ReasonCode string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// Free text that goes into the notice to the person.
 	Explanation string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`

@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/kind"
 )
 
 // Text is the notice wording for a code, with the provision it rests on.

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"time"
 
-	"madoguchi.dev/workflows/policy/calendar"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/calendar"
+	"madoguchi.dev/law/kind"
 )
 
 // Reason codes for Assessment.Reason. They are stable: notices and reports

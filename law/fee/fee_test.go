@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"madoguchi.dev/workflows/policy/calendar"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/calendar"
+	"madoguchi.dev/law/kind"
 )
 
 func TestOnlyDisclosureTypeAPPIRequestsMayCarryAFee(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/kind"
 )
 
 func TestGroundCodesAreTheStablePublicValues(t *testing.T) {

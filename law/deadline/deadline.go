@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"madoguchi.dev/workflows/policy/calendar"
-	"madoguchi.dev/workflows/policy/kind"
+	"madoguchi.dev/law/calendar"
+	"madoguchi.dev/law/kind"
 )
 
 // Defaults for the zero Policy fields.

@@ -157,6 +157,7 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 			"billing accounts deleted with %d card token(s) and %d invoice(s) past their retention period", cards, expired)}, nil
 	}
 	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, LegalBasis: LegalBasis, RecordsAffected: records,
+		RetainedUntil: holderkit.Date(until),
 		Reason: fmt.Sprintf("%d invoice(s) and their payments kept until %s as tax law requires (invoice number, dates, amounts, "+
 			"addressee as issued); addresses, contact details and card digits removed; %d card token(s) and "+
 			"%d invoice(s) past retention deleted; account excluded from all other use", retained, until, cards, expired)}, nil

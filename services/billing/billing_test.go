@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
@@ -54,6 +55,9 @@ func TestEraseKeepsInvoicesForTaxLawAndDeletesEverythingElse(t *testing.T) {
 	want(t, res, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, 5)
 	if res.LegalBasis != billing.LegalBasis || !strings.Contains(res.Reason, "2 invoice(s)") || !strings.Contains(res.Reason, "2034-05-31") {
 		t.Errorf("legal basis %q, reason %q", res.LegalBasis, res.Reason)
+	}
+	if got := res.RetainedUntil.Format(time.DateOnly); got != "2034-05-31" {
+		t.Errorf("retained until %s, want the latest invoice's 2034-05-31", got)
 	}
 	for q, n := range map[string]int{
 		"SELECT count(*) FROM payment_cards WHERE account_id = 'BA-0001'":                                                      0,
@@ -189,6 +193,9 @@ func TestEraseThroughHolderkitReportsRetentionSealed(t *testing.T) {
 	if res.GetOutcome() != dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW || res.GetLegalBasis() != billing.LegalBasis ||
 		res.GetHolder() != billing.Name || res.GetRecordsAffected() != 5 || res.GetRetryable() {
 		t.Errorf("result = %v", res)
+	}
+	if got := res.GetRetainedUntil().AsTime().Format(time.DateOnly); got != "2034-05-31" {
+		t.Errorf("published retained_until %s, want 2034-05-31", got)
 	}
 	if n := count(t, pool, "SELECT count(*) FROM holderkit_processed_commands WHERE request_id = 'req-nats' AND action = 'erase'"); n != 1 {
 		t.Errorf("%d processed-command rows", n)

@@ -74,6 +74,9 @@ type Result struct {
 	// Unconfirmed and MemberConfirmed answer ACTION_LOCATE (Tally).
 	Unconfirmed     int
 	MemberConfirmed bool
+	// RetainedUntil is the latest date until which a law makes the holder
+	// keep what it kept (OUTCOME_RETAINED_BY_LAW / PARTIAL); zero if none.
+	RetainedUntil time.Time
 }
 
 // HandlerFunc carries out one command inside tx, the transaction in which
@@ -218,6 +221,9 @@ func (h *Holder) Handle(ctx context.Context, msg jetstream.Msg) error {
 		res.Outcome, res.Reason, res.LegalBasis = r.Outcome, r.Reason, r.LegalBasis
 		res.RecordsAffected, res.Entrusted = int32(r.RecordsAffected), r.Entrusted
 		res.RecordsUnconfirmed, res.MemberConfirmed = int32(r.Unconfirmed), r.MemberConfirmed
+		if !r.RetainedUntil.IsZero() {
+			res.RetainedUntil = timestamppb.New(r.RetainedUntil)
+		}
 		if r.Export != nil {
 			sealed, err := h.Ring.MessageFor(&dsrv1.Export{Holder: h.Name, Json: r.Export}, contract.ExportScope(pc.GetRequestId(), h.Name))
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -229,4 +230,14 @@ func (l Lookup) Export(query, reason string) HandlerFunc {
 
 func (l Lookup) err(verb string, err error) error {
 	return DBError(l.Holder, verb+" "+l.Noun, err)
+}
+
+// Date reads a SQL date rendered as text ("2033-03-31"); anything else is
+// the zero time, which a result reports as "no date".
+func Date(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

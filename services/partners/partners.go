@@ -194,6 +194,7 @@ func erase(ctx context.Context, tx pgx.Tx, cmd holderkit.Command) (holderkit.Res
 			"%d consent(s) and %d provision record(s) past retention deleted", consents, expired)}, nil
 	}
 	return holderkit.Result{Outcome: dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, LegalBasis: LegalBasis, RecordsAffected: records,
+		RetainedUntil: holderkit.Date(until),
 		Reason: fmt.Sprintf("%d consent(s) deleted and provision stopped; %d provision record(s) kept until %s as the law "+
 			"requires (date, third party, name, items); e-mail address removed; %d record(s) past retention deleted",
 			consents, kept, until, expired)}, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
@@ -65,6 +66,9 @@ func TestEraseDeletesConsentsAndKeepsProvisionRecords(t *testing.T) {
 	want(t, res, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW, 7)
 	if res.LegalBasis != partners.LegalBasis || !strings.Contains(res.Reason, "3 provision record(s) kept until 2029-10-01") {
 		t.Errorf("legal basis %q reason %q", res.LegalBasis, res.Reason)
+	}
+	if got := res.RetainedUntil.Format(time.DateOnly); got != "2029-10-01" {
+		t.Errorf("retained until %s, want the latest record's 2029-10-01", got)
 	}
 	for q, n := range map[string]int{
 		"SELECT count(*) FROM provision_consents WHERE subject_id = 'PS-0001'":                        0,

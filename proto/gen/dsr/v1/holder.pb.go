@@ -508,8 +508,11 @@ type HolderResult struct {
 	// ACTION_LOCATE, member registries only: the member record of the
 	// subject's member number holds the proven contact.
 	MemberConfirmed bool `protobuf:"varint,16,opt,name=member_confirmed,json=memberConfirmed,proto3" json:"member_confirmed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// OUTCOME_RETAINED_BY_LAW / PARTIAL: the latest date until which the law
+	// makes the holder keep what it kept (the notice tells the person).
+	RetainedUntil *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=retained_until,json=retainedUntil,proto3" json:"retained_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HolderResult) Reset() {
@@ -654,6 +657,13 @@ func (x *HolderResult) GetMemberConfirmed() bool {
 	return false
 }
 
+func (x *HolderResult) GetRetainedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetainedUntil
+	}
+	return nil
+}
+
 // Export is one holder's part of a disclosure package (personal data; sealed).
 type Export struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -742,7 +752,7 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
 	"\fcompany_name\x18\x02 \x01(\tR\vcompanyName\x12#\n" +
 	"\rcontact_email\x18\x03 \x01(\tR\fcontactEmail\x12!\n" +
-	"\frecord_count\x18\x04 \x01(\x05R\vrecordCount\"\xe9\x04\n" +
+	"\frecord_count\x18\x04 \x01(\x05R\vrecordCount\"\xac\x05\n" +
 	"\fHolderResult\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
@@ -763,7 +773,8 @@ const file_dsr_v1_holder_proto_rawDesc = "" +
 	"\fcompleted_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12\x1a\n" +
 	"\breplayed\x18\x0e \x01(\bR\breplayed\x12/\n" +
 	"\x13records_unconfirmed\x18\x0f \x01(\x05R\x12recordsUnconfirmed\x12)\n" +
-	"\x10member_confirmed\x18\x10 \x01(\bR\x0fmemberConfirmed\"4\n" +
+	"\x10member_confirmed\x18\x10 \x01(\bR\x0fmemberConfirmed\x12A\n" +
+	"\x0eretained_until\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\rretainedUntil\"4\n" +
 	"\x06Export\x12\x16\n" +
 	"\x06holder\x18\x01 \x01(\tR\x06holder\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\fR\x04json*\xc0\x01\n" +
@@ -823,11 +834,12 @@ var file_dsr_v1_holder_proto_depIdxs = []int32{
 	10, // 8: dsr.v1.HolderResult.export:type_name -> dsr.v1.Sealed
 	5,  // 9: dsr.v1.HolderResult.entrusted:type_name -> dsr.v1.EntrustedRecord
 	9,  // 10: dsr.v1.HolderResult.completed_at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 11: dsr.v1.HolderResult.retained_until:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_dsr_v1_holder_proto_init() }

@@ -24,6 +24,8 @@ var defaultYAML []byte
 type Holder struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description"`
+	// Label names the holder's data to the person, in the notices' words.
+	Label Label `json:"label"`
 	Actions     []string `json:"actions"`
 	// SLA and MaxAttempts override the defaults for this holder.
 	SLA         Duration `json:"sla"`
@@ -32,6 +34,39 @@ type Holder struct {
 	// register: only its locate may confirm a member number by the proven
 	// contact (holderkit's binding rule).
 	MemberRegistry bool `json:"member_registry"`
+}
+
+// Label is a holder's name for the person, per notice locale.
+type Label struct {
+	JA string `json:"ja"`
+	EN string `json:"en"`
+}
+
+// For is the label in locale ("ja" or "en"); the other language, then
+// fallback, when a locale's label is missing.
+func (l Label) For(locale, fallback string) string {
+	first, second := l.JA, l.EN
+	if locale == "en" {
+		first, second = l.EN, l.JA
+	}
+	switch {
+	case first != "":
+		return first
+	case second != "":
+		return second
+	}
+	return fallback
+}
+
+// LabelOf is the named holder's label in locale, or its name when the
+// registry does not list it.
+func (r *Registry) LabelOf(name, locale string) string {
+	for _, h := range r.Holders {
+		if h.Name == name {
+			return h.Label.For(locale, name)
+		}
+	}
+	return name
 }
 
 // Registry is the parsed configuration.

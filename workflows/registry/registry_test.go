@@ -49,3 +49,24 @@ func TestInvalidRegistriesAreRefusedWithTheReason(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryBuiltInHolderNamesItsDataToThePersonInBothLanguages(t *testing.T) {
+	r, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range r.Holders {
+		if h.Label.JA == "" || h.Label.EN == "" {
+			t.Errorf("holder %s: label %+v lacks a language", h.Name, h.Label)
+		}
+		if got := r.LabelOf(h.Name, "en"); got != h.Label.EN {
+			t.Errorf("LabelOf(%s, en) = %q", h.Name, got)
+		}
+	}
+	if got := r.LabelOf("unlisted", "ja"); got != "unlisted" {
+		t.Errorf("an unlisted holder is named %q, want its name", got)
+	}
+	if got := (Label{JA: "請求"}).For("en", "billing"); got != "請求" {
+		t.Errorf("a missing English label falls back to %q, want the Japanese one", got)
+	}
+}

@@ -43,6 +43,10 @@ type Info struct {
 	// in one or two plain sentences.
 	ExplanationJA string
 	ExplanationEN string
+	// SummaryJA and SummaryEN say in one plain sentence what we do: the
+	// request form's hint under each kind.
+	SummaryJA string
+	SummaryEN string
 	// NeedsArt35Grounds: the request succeeds only if one of the Art. 35
 	// grounds (package grounds) holds, so the form must ask for one.
 	NeedsArt35Grounds bool
@@ -99,6 +103,24 @@ func (k Kind) LabelJA() string { in, _ := describe(k); return in.LabelJA }
 // LabelEN returns the English label.
 func (k Kind) LabelEN() string { in, _ := describe(k); return in.LabelEN }
 
+// Label is the kind's label in locale ("en", else Japanese): the form, the
+// status page and every notice name the kind with it.
+func (k Kind) Label(locale string) string {
+	if locale == "en" {
+		return k.LabelEN()
+	}
+	return k.LabelJA()
+}
+
+// Summary is the one plain sentence on what we do, in locale.
+func (k Kind) Summary(locale string) string {
+	in, _ := describe(k)
+	if locale == "en" {
+		return in.SummaryEN
+	}
+	return in.SummaryJA
+}
+
 // Article returns the APPI article, e.g. "Art. 33".
 func (k Kind) Article() string { in, _ := describe(k); return in.Article }
 
@@ -122,14 +144,18 @@ func describe(k Kind) (Info, bool) {
 	switch k {
 	case Disclosure:
 		return Info{
-			Kind: k, LabelJA: "開示", LabelEN: "Disclosure",
+			SummaryJA: "当社が保有するあなたの個人情報の内容をお知らせします。",
+			SummaryEN: "We tell you what personal information we hold about you.",
+			Kind:      k, LabelJA: "開示", LabelEN: "Disclosure",
 			Article: "Art. 33", ArticleJA: "第33条",
 			ExplanationJA: "当社が保有するご本人の個人データの開示を求めることができます。当社所定の手続により受け付け、手数料をいただく場合があります。",
 			ExplanationEN: "You may ask us to disclose the personal data about you that we hold. Requests follow our prescribed procedure and a fee may apply.",
 		}, true
 	case Correction:
 		return Info{
-			Kind: k, LabelJA: "訂正", LabelEN: "Correction",
+			SummaryJA: "事実と異なる情報を正しい内容に直します。",
+			SummaryEN: "We correct information that is not accurate.",
+			Kind:      k, LabelJA: "訂正", LabelEN: "Correction",
 			Article: "Art. 34", ArticleJA: "第34条",
 			ExplanationJA: "当社が保有するご本人の個人データの内容が事実でない場合、訂正を求めることができます。" + procJA,
 			ExplanationEN: "If personal data about you that we hold is not true, you may ask us to correct it. " + procEN,
@@ -137,7 +163,9 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case Addition:
 		return Info{
-			Kind: k, LabelJA: "追加", LabelEN: "Addition",
+			SummaryJA: "足りない情報を加えます。",
+			SummaryEN: "We add information that is missing.",
+			Kind:      k, LabelJA: "追加", LabelEN: "Addition",
 			Article: "Art. 34", ArticleJA: "第34条",
 			ExplanationJA: "当社が保有するご本人の個人データの内容が事実でない場合、内容の追加を求めることができます。" + procJA,
 			ExplanationEN: "If personal data about you that we hold is not true, you may ask us to add to it. " + procEN,
@@ -145,7 +173,9 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case Deletion:
 		return Info{
-			Kind: k, LabelJA: "削除", LabelEN: "Deletion",
+			SummaryJA: "事実と異なる情報や不要な情報を削除します。",
+			SummaryEN: "We delete information that is inaccurate or should not be held.",
+			Kind:      k, LabelJA: "削除", LabelEN: "Deletion",
 			Article: "Art. 34", ArticleJA: "第34条",
 			ExplanationJA: "当社が保有するご本人の個人データの内容が事実でない場合、その部分の削除を求めることができます。" + procJA,
 			ExplanationEN: "If personal data about you that we hold is not true, you may ask us to delete the untrue part. " + procEN,
@@ -153,7 +183,9 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case Suspension:
 		return Info{
-			Kind: k, LabelJA: "利用停止", LabelEN: "Suspension of use",
+			SummaryJA: "法令に反する取扱いなどがある場合に、情報の利用を止めます。",
+			SummaryEN: "We stop using your information, e.g. where it is handled unlawfully.",
+			Kind:      k, LabelJA: "利用停止", LabelEN: "Suspension of use",
 			Article: "Art. 35", ArticleJA: "第35条",
 			ExplanationJA:     "法律で定める理由がある場合、当社が保有するご本人の個人データの利用の停止を求めることができます。" + procJA,
 			ExplanationEN:     "Where a reason set out in the law applies, you may ask us to stop using the personal data about you that we hold. " + procEN,
@@ -161,7 +193,9 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case Erasure:
 		return Info{
-			Kind: k, LabelJA: "消去", LabelEN: "Erasure",
+			SummaryJA: "法令に反する取扱いや利用の必要がなくなった場合などに、情報を消去します。",
+			SummaryEN: "We erase your information, e.g. where it is handled unlawfully or no longer needed.",
+			Kind:      k, LabelJA: "消去", LabelEN: "Erasure",
 			Article: "Art. 35", ArticleJA: "第35条",
 			ExplanationJA:     "法律で定める理由がある場合、当社が保有するご本人の個人データの消去を求めることができます。" + procJA,
 			ExplanationEN:     "Where a reason set out in the law applies, you may ask us to erase the personal data about you that we hold. " + procEN,
@@ -169,7 +203,9 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case ThirdPartyStop:
 		return Info{
-			Kind: k, LabelJA: "第三者提供の停止", LabelEN: "Stop of third-party provision",
+			SummaryJA: "あなたの情報をほかの会社へ提供することを止めます。",
+			SummaryEN: "We stop providing your information to other companies.",
+			Kind:      k, LabelJA: "第三者提供の停止", LabelEN: "Stop provision to third parties",
 			Article: "Art. 35", ArticleJA: "第35条",
 			ExplanationJA:     "法律で定める理由がある場合、ご本人の個人データの第三者への提供の停止を求めることができます。" + procJA,
 			ExplanationEN:     "Where a reason set out in the law applies, you may ask us to stop providing the personal data about you to third parties. " + procEN,
@@ -177,14 +213,18 @@ func describe(k Kind) (Info, bool) {
 		}, true
 	case ThirdPartyRecordDisclosure:
 		return Info{
-			Kind: k, LabelJA: "第三者提供記録の開示", LabelEN: "Disclosure of third-party provision records",
+			SummaryJA: "あなたの情報をいつ、どの会社に提供したか(受け取ったか)の記録をお知らせします。",
+			SummaryEN: "We tell you when and to which companies we provided (or from which we received) your information.",
+			Kind:      k, LabelJA: "第三者提供記録の開示", LabelEN: "Disclosure of third-party provision records",
 			Article: "Art. 33(5)", ArticleJA: "第33条第5項",
 			ExplanationJA: "ご本人の個人データを第三者に提供した記録、または第三者から受け取った記録の開示を求めることができます。当社所定の手続により受け付け、手数料をいただく場合があります。",
 			ExplanationEN: "You may ask us to disclose our records of providing personal data about you to third parties or receiving it from them. Requests follow our prescribed procedure and a fee may apply.",
 		}, true
 	case PurposeNotice:
 		return Info{
-			Kind: k, LabelJA: "利用目的の通知", LabelEN: "Notice of purpose of use",
+			SummaryJA: "あなたの情報を何のために利用しているかをお知らせします。",
+			SummaryEN: "We tell you for what purposes we use your information.",
+			Kind:      k, LabelJA: "利用目的の通知", LabelEN: "Notice of purposes of use",
 			Article: "Art. 32(2)", ArticleJA: "第32条第2項",
 			ExplanationJA: "当社がご本人の個人データを利用する目的の通知を求めることができます。当社所定の手続により受け付け、手数料をいただく場合があります。",
 			ExplanationEN: "You may ask us to tell you the purposes for which we use the personal data about you. Requests follow our prescribed procedure and a fee may apply.",

@@ -3,6 +3,7 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"madoguchi.dev/proto/contract"
 	"testing"
 	"time"
 
@@ -101,8 +102,7 @@ func TestFormatting(t *testing.T) {
 // Every stage the workflow reports has a name on the status page in both
 // languages; locating (right after verification) had none.
 func TestEveryStageHasANameInBothLanguages(t *testing.T) {
-	for _, stage := range []string{"received", "verifying", "locating", "identity_review", "awaiting_fee", "staff_review",
-		"fan_out", "awaiting_entrusted", "notifying", "completed", "closed"} {
+	for _, stage := range contract.Stages() {
 		for _, locale := range []string{"ja", "en"} {
 			if key := "stage." + stage; text(locale, key) == key {
 				t.Errorf("stage %q has no %s name", stage, locale)

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"madoguchi.dev/law/fee"
+	"madoguchi.dev/law/kind"
 )
 
 //go:embed templates/*.html
@@ -28,6 +31,7 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"typeName":  func(ct string) string { return allowedTypes[ct] },
 	"join":      strings.Join,
 	"msg":       Message,
+	"kindLabel": kindLabel,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // base is what every page's layout needs.
@@ -90,12 +94,20 @@ type kindOption struct {
 	Fee                   bool
 }
 
-// kindOrder lists the rights of policy §5 in the order the policy names them.
-var kindOrder = []string{"disclosure", "correction", "addition", "deletion", "suspension", "erasure",
-	"third_party_stop", "third_party_record_disclosure", "purpose_notice"}
+// kindLabel names a kind (its API value) in locale, from law/kind: the
+// form, the status page and the notices share the one table.
+func kindLabel(locale, value string) string {
+	if k, err := kind.Parse(value); err == nil {
+		return k.Label(locale)
+	}
+	return value
+}
 
-// feeKinds may carry a fee (APPI Art. 38); every other kind is free.
-var feeKinds = map[string]bool{"disclosure": true, "third_party_record_disclosure": true, "purpose_notice": true}
+// mayCharge: the kind may carry a fee (APPI Art. 38), per law/fee.
+func mayCharge(value string) bool {
+	k, err := kind.Parse(value)
+	return err == nil && fee.MayCharge(k)
+}
 
 type formPage struct {
 	base
@@ -127,9 +139,10 @@ func (h *HTTP) formPage(locale string) formPage {
 	} else {
 		p.FeeText = text(locale, "fee")
 	}
-	for _, k := range kindOrder {
-		p.Kinds = append(p.Kinds, kindOption{Value: k, Label: text(locale, "kind."+k),
-			Explain: text(locale, "explain."+k), Fee: feeKinds[k]})
+	// The rights of policy §5, in the order law/kind gives (the policy's).
+	for _, k := range kind.All() {
+		p.Kinds = append(p.Kinds, kindOption{Value: string(k), Label: k.Label(locale),
+			Explain: k.Summary(locale), Fee: fee.MayCharge(k)})
 	}
 	return p
 }
@@ -231,7 +244,7 @@ func (h *HTTP) handleFormSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusServiceUnavailable, "form.html", p)
 	default:
 		p.Accepted = &acc
-		p.Fee = feeKinds[sub.Kind]
+		p.Fee = mayCharge(sub.Kind)
 		p.Due = h.dueDate(r.Context(), acc.Receipt)
 		p.TitleKey = "receipt_title"
 		p.Other = ""

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
@@ -48,17 +49,17 @@ func (p statusPage) Due() time.Time { return p.Status.GetDueAt().AsTime() }
 // Verifying: the code is awaited (once it matched, the stage stays
 // "verifying" for a moment while the records are located).
 func (p statusPage) Verifying() bool {
-	return p.Status.GetStage() == "verifying" && p.Status.GetVerification().GetState() != "verified"
+	return p.Status.GetStage() == contract.StageVerifying && p.Status.GetVerification().GetState() != contract.VerificationVerified
 }
 
 // CodeOpen: a code can be entered now (one is live and not locked).
 func (p statusPage) CodeOpen() bool {
-	return p.Verifying() && p.Status.GetVerification().GetState() == "pending"
+	return p.Verifying() && p.Status.GetVerification().GetState() == contract.VerificationPending
 }
 
 func (p statusPage) CanWithdraw() bool {
 	switch p.Status.GetStage() {
-	case "", "completed", "closed":
+	case "", contract.StageCompleted, contract.StageClosed:
 		return false
 	}
 	return !p.Status.GetWithdrawn()
@@ -67,7 +68,8 @@ func (p statusPage) CanWithdraw() bool {
 // BeforeFanOut: withdrawing still closes the request.
 func (p statusPage) BeforeFanOut() bool {
 	switch p.Status.GetStage() {
-	case "received", "verifying", "locating", "identity_review", "awaiting_fee", "staff_review":
+	case contract.StageReceived, contract.StageVerifying, contract.StageLocating, contract.StageIdentityReview,
+		contract.StageAwaitingFee, contract.StageStaffReview:
 		return true
 	}
 	return false
@@ -75,14 +77,14 @@ func (p statusPage) BeforeFanOut() bool {
 
 func (p statusPage) TodoKey() string {
 	switch s := p.Status.GetStage(); s {
-	case "verifying":
+	case contract.StageVerifying:
 		if !p.Verifying() {
 			return "todo.processing"
 		}
 		return "todo." + s
-	case "identity_review", "awaiting_fee", "staff_review", "completed":
+	case contract.StageIdentityReview, contract.StageAwaitingFee, contract.StageStaffReview, contract.StageCompleted:
 		return "todo." + s
-	case "locating", "fan_out", "awaiting_entrusted", "notifying":
+	case contract.StageLocating, contract.StageFanOut, contract.StageAwaitingEntrusted, contract.StageNotifying:
 		return "todo.processing"
 	}
 	return ""
@@ -90,14 +92,15 @@ func (p statusPage) TodoKey() string {
 
 func (p statusPage) ClosedKey() string {
 	switch r := p.Status.GetClosedReason(); r {
-	case "unverified", "unpaid", "withdrawn", "refused", "identity_rejected":
+	case contract.ClosedUnverified, contract.ClosedUnpaid, contract.ClosedWithdrawn, contract.ClosedRefused,
+		contract.ClosedIdentityRejected:
 		return "closed." + r
 	}
 	return "closed.other"
 }
 
 func (p statusPage) KindLabel() string {
-	return text(p.Locale, "kind."+p.Ref.Kind)
+	return kindLabel(p.Locale, p.Ref.Kind)
 }
 
 func (p statusPage) Link(suffix string) string {
@@ -113,7 +116,7 @@ func steps(s *dsrv1.RequestStatus) []step {
 	keys := []string{"stage.received", "stage.verifying"}
 	// Every agent's filing is reviewed; another request shows the step once
 	// it is there (the binding rule can send any request to review).
-	if s.GetFiledByAgent() || s.GetStage() == "identity_review" {
+	if s.GetFiledByAgent() || s.GetStage() == contract.StageIdentityReview {
 		keys = append(keys, "stage.identity_review")
 	}
 	if s.GetFee().GetRequired() {
@@ -122,9 +125,10 @@ func steps(s *dsrv1.RequestStatus) []step {
 	keys = append(keys, "step.processing", "stage.completed")
 	current := "stage." + s.GetStage()
 	switch s.GetStage() {
-	case "locating", "staff_review", "fan_out", "awaiting_entrusted", "notifying":
+	case contract.StageLocating, contract.StageStaffReview, contract.StageFanOut, contract.StageAwaitingEntrusted,
+		contract.StageNotifying:
 		current = "step.processing"
-	case "closed":
+	case contract.StageClosed:
 		current = ""
 	}
 	out := make([]step, len(keys))
@@ -192,9 +196,9 @@ func (h *HTTP) newStatusPage(ctx context.Context, r *http.Request, ref RequestRe
 	case err != nil:
 		h.Log.Warn().Err(err).Str("receipt", ref.Receipt).Msg("status query failed")
 		p.Unavailable = true
-	case st.GetStage() == "received" || st.GetDueAt() == nil,
+	case st.GetStage() == contract.StageReceived || st.GetDueAt() == nil,
 		// The first code is on its way: nothing to enter or resend yet.
-		st.GetStage() == "verifying" && st.GetVerification().GetState() == "not_started":
+		st.GetStage() == contract.StageVerifying && st.GetVerification().GetState() == contract.VerificationNotStarted:
 		p.Processing = true
 	default:
 		p.Status = st
@@ -394,7 +398,7 @@ func (h *HTTP) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 // request's state where it tells why, else with the workflow's own words.
 func (h *HTTP) rejectionText(locale string, st *dsrv1.RequestStatus, workflowReason string) string {
 	switch {
-	case st.GetStage() == "completed" || st.GetStage() == "closed":
+	case st.GetStage() == contract.StageCompleted || st.GetStage() == contract.StageClosed:
 		return text(locale, "rejected.terminal")
 	case st.GetWithdrawn():
 		return text(locale, "rejected.withdrawn")
@@ -449,7 +453,7 @@ func (h *HTTP) handleFee(w http.ResponseWriter, r *http.Request) {
 // FeeState is the fee's state text key.
 func (p feePage) FeeStateKey() string {
 	switch s := p.Status.GetFee().GetState(); s {
-	case "awaiting", "paid", "expired":
+	case contract.FeeAwaiting, contract.FeePaid, contract.FeeExpired:
 		return "fee." + s
 	}
 	if !p.Status.GetFee().GetRequired() {

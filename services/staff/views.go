@@ -24,24 +24,24 @@ var Views = []View{
 	{"open", "every request still in progress",
 		"ExecutionStatus = 'Running' AND " + contract.SAStage + " IS NOT NULL"},
 	{"overdue", "past the due date: answer now, or extend if still allowed",
-		contract.SAAttention + " = 'overdue'"},
+		contract.SAAttention + " = '" + contract.AttentionOverdue + "'"},
 	{"deadline-near", "the warning date has passed",
-		contract.SAAttention + " = 'deadline_near'"},
+		contract.SAAttention + " = '" + contract.AttentionDeadlineNear + "'"},
 	{"waiting-on-staff", "identity review, decision, escalated holder or entrusting company's instruction to record",
-		"ExecutionStatus = 'Running' AND (" + contract.SAStage + " IN ('identity_review', 'staff_review') OR " +
-			contract.SAAttention + " IN ('holder_escalated', 'entrusted_instruction'))"},
+		"ExecutionStatus = 'Running' AND (" + contract.SAStage + " IN ('" + contract.StageIdentityReview + "', '" + contract.StageStaffReview + "') OR " +
+			contract.SAAttention + " IN ('" + contract.AttentionHolderEscalated + "', '" + contract.AttentionEntrusted + "'))"},
 	{"needs-attention", "any reason for staff to look",
 		contract.SANeedsAttention + " = true"},
 	{"identity-review", "agent filings and mismatched details: approve or reject the identity",
-		contract.SAStage + " = 'identity_review'"},
+		contract.SAStage + " = '" + contract.StageIdentityReview + "'"},
 	{"staff-review", "decisions to make (approve, refuse, corrections)",
-		contract.SAStage + " = 'staff_review'"},
+		contract.SAStage + " = '" + contract.StageStaffReview + "'"},
 	{"awaiting-fee", "fee asked for, not yet paid",
-		contract.SAStage + " = 'awaiting_fee'"},
+		contract.SAStage + " = '" + contract.StageAwaitingFee + "'"},
 	{"holder-escalated", "a holder did not answer after its retries: retry it or fix the holder",
-		contract.SAAttention + " = 'holder_escalated'"},
+		contract.SAAttention + " = '" + contract.AttentionHolderEscalated + "'"},
 	{"entrusted", "waiting for an entrusting company's instruction",
-		contract.SAAttention + " = 'entrusted_instruction'"},
+		contract.SAAttention + " = '" + contract.AttentionEntrusted + "'"},
 	{"due-this-week", "open requests due within seven days",
 		"ExecutionStatus = 'Running' AND " + contract.SADueAt + " < '{week}'"},
 }
@@ -102,7 +102,7 @@ func (f Filter) Query(now time.Time) (string, error) {
 		add("(" + v.Expand(now) + ")")
 	}
 	if f.Overdue {
-		add(contract.SAAttention + " = 'overdue'")
+		add(contract.SAAttention + " = '" + contract.AttentionOverdue + "'")
 	}
 	if f.Attention {
 		add(contract.SANeedsAttention + " = true")

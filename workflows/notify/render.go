@@ -179,12 +179,7 @@ func view(n Notice, fs fields) map[string]any {
 	return v
 }
 
-func kindLabel(k kind.Kind, loc string) string {
-	if loc == LocaleJA {
-		return k.LabelJA()
-	}
-	return k.LabelEN()
-}
+func kindLabel(k kind.Kind, loc string) string { return k.Label(loc) }
 
 var articleRef = regexp.MustCompile(`^(\d+)(?:\((\d+)\))?(?:\(([ivx]+)\))?$`)
 

@@ -22,11 +22,11 @@ var defaultYAML []byte
 
 // Holder is one data-holding service.
 type Holder struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
 	// Label names the holder's data to the person, in the notices' words.
-	Label Label `json:"label"`
-	Actions     []string `json:"actions"`
+	Label   Label    `json:"label"`
+	Actions []string `json:"actions"`
 	// SLA and MaxAttempts override the defaults for this holder.
 	SLA         Duration `json:"sla"`
 	MaxAttempts int      `json:"max_attempts"`

@@ -16,6 +16,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/fee"
+	"madoguchi.dev/law/kind"
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/platform/bus"
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/onetime"
@@ -23,10 +27,6 @@ import (
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/deadline"
-	"madoguchi.dev/law/fee"
-	"madoguchi.dev/law/kind"
-	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/registry"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/request"
 )
 

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"madoguchi.dev/proto/contract"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/law/deadline"
 	"madoguchi.dev/law/kind"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/request"
 )
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"madoguchi.dev/law/fee"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/fee"
 	"madoguchi.dev/workflows/request"
 )
 

@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/verification"
 )
 
 // A disclosure package delivered since ChangeIdentity202612 is not opened

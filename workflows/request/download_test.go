@@ -17,11 +17,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/request"
 )
 

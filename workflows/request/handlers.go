@@ -10,12 +10,12 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"madoguchi.dev/platform/staffsig"
-	"madoguchi.dev/proto/contract"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/law/grounds"
 	"madoguchi.dev/law/kind"
 	"madoguchi.dev/law/verification"
+	"madoguchi.dev/platform/staffsig"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
 // register installs the status query and every update. Each update has a

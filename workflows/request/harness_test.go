@@ -35,15 +35,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/fee"
+	"madoguchi.dev/law/kind"
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/platform/onetime"
 	"madoguchi.dev/platform/seal"
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/deadline"
-	"madoguchi.dev/law/fee"
-	"madoguchi.dev/law/kind"
-	"madoguchi.dev/law/verification"
 	"madoguchi.dev/workflows/request"
 )
 

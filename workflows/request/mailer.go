@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/law/grounds"
 	"madoguchi.dev/law/kind"
+	"madoguchi.dev/workflows/notify"
 )
 
 // NotifyMailer delivers notices with workflows/notify (templates + SMTP).

@@ -29,13 +29,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"madoguchi.dev/platform/devinfra"
-	"madoguchi.dev/proto/contract"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/law/deadline"
 	"madoguchi.dev/law/fee"
 	"madoguchi.dev/law/kind"
 	"madoguchi.dev/law/verification"
+	"madoguchi.dev/platform/devinfra"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/workflows/request"
 )
 

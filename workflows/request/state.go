@@ -7,11 +7,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"madoguchi.dev/law/deadline"
+	"madoguchi.dev/law/verification"
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
-	"madoguchi.dev/law/deadline"
-	"madoguchi.dev/law/verification"
 )
 
 // Stage is where a request is in its lifecycle; it is also the DsrStage
@@ -22,38 +22,38 @@ type Stage string
 // → (staff_review) → fan_out → (awaiting_entrusted) → notifying → completed;
 // or closed (unverified, unpaid, withdrawn, refused, identity_rejected).
 const (
-	StageReceived          Stage = "received"
-	StageVerifying         Stage = "verifying"
-	StageLocating          Stage = "locating"
-	StageIdentityReview    Stage = "identity_review"
-	StageAwaitingFee       Stage = "awaiting_fee"
-	StageStaffReview       Stage = "staff_review"
-	StageFanOut            Stage = "fan_out"
-	StageAwaitingEntrusted Stage = "awaiting_entrusted"
-	StageNotifying         Stage = "notifying"
-	StageCompleted         Stage = "completed"
-	StageClosed            Stage = "closed"
+	StageReceived          Stage = contract.StageReceived
+	StageVerifying         Stage = contract.StageVerifying
+	StageLocating          Stage = contract.StageLocating
+	StageIdentityReview    Stage = contract.StageIdentityReview
+	StageAwaitingFee       Stage = contract.StageAwaitingFee
+	StageStaffReview       Stage = contract.StageStaffReview
+	StageFanOut            Stage = contract.StageFanOut
+	StageAwaitingEntrusted Stage = contract.StageAwaitingEntrusted
+	StageNotifying         Stage = contract.StageNotifying
+	StageCompleted         Stage = contract.StageCompleted
+	StageClosed            Stage = contract.StageClosed
 )
 
 // Why a request closed without completing.
 const (
-	ClosedUnverified       = "unverified"
-	ClosedUnpaid           = "unpaid"
-	ClosedWithdrawn        = "withdrawn"
-	ClosedRefused          = "refused"
-	ClosedIdentityRejected = "identity_rejected"
+	ClosedUnverified       = contract.ClosedUnverified
+	ClosedUnpaid           = contract.ClosedUnpaid
+	ClosedWithdrawn        = contract.ClosedWithdrawn
+	ClosedRefused          = contract.ClosedRefused
+	ClosedIdentityRejected = contract.ClosedIdentityRejected
 )
 
 // Attention reasons (DsrAttention): what staff should look at.
 const (
-	AttentionAgentReview      = "agent_review"
-	AttentionIdentityMismatch = "identity_mismatch"
-	AttentionStaffDecision    = "staff_decision"
-	AttentionEntrusted        = "entrusted_instruction"
-	AttentionHolderEscalated  = "holder_escalated"
-	AttentionDeadlineNear     = "deadline_near"
-	AttentionOverdue          = "overdue"
-	AttentionCodesExhausted   = "verification_exhausted"
+	AttentionAgentReview      = contract.AttentionAgentReview
+	AttentionIdentityMismatch = contract.AttentionIdentityMismatch
+	AttentionStaffDecision    = contract.AttentionStaffDecision
+	AttentionEntrusted        = contract.AttentionEntrusted
+	AttentionHolderEscalated  = contract.AttentionHolderEscalated
+	AttentionDeadlineNear     = contract.AttentionDeadlineNear
+	AttentionOverdue          = contract.AttentionOverdue
+	AttentionCodesExhausted   = contract.AttentionCodesExhausted
 )
 
 // Outcome is the workflow's result.
@@ -205,21 +205,21 @@ func (r *run) status(waitingFor string) *dsrv1.RequestStatus {
 	vs := &dsrv1.VerificationStatus{ExpiresAt: ts(v.ExpiresAt), ResendsLeft: int32(v.ResendsLeft())}
 	switch {
 	case v.Verified && r.stage == StageIdentityReview:
-		vs.State = "review"
+		vs.State = contract.VerificationReview
 	case v.Verified:
-		vs.State = "verified"
+		vs.State = contract.VerificationVerified
 	case r.closedReason == ClosedUnverified:
-		vs.State = "expired"
+		vs.State = contract.VerificationExpired
 	case v.Locked:
-		vs.State = "locked"
+		vs.State = contract.VerificationLocked
 	case v.IssuedAt.IsZero():
-		vs.State = "not_started"
+		vs.State = contract.VerificationNotStarted
 	default:
-		vs.State = "pending"
+		vs.State = contract.VerificationPending
 		vs.AttemptsLeft = int32(v.Policy.MaxAttempts - v.Attempts)
 	}
 	if r.closedReason == ClosedIdentityRejected {
-		vs.State = "rejected"
+		vs.State = contract.VerificationRejected
 	}
 	s.Verification = vs
 	f := r.prepared.Fee

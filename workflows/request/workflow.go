@@ -13,12 +13,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"madoguchi.dev/platform/staffsig"
-	"madoguchi.dev/proto/contract"
-	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 	"madoguchi.dev/law/fee"
 	"madoguchi.dev/law/kind"
 	"madoguchi.dev/law/verification"
+	"madoguchi.dev/platform/staffsig"
+	"madoguchi.dev/proto/contract"
+	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
 )
 
 // ChangeAnnounceConclusion is the workflow.GetVersion change id of the
@@ -527,7 +527,7 @@ func (r *run) checkRelated(ctx, actx workflow.Context, k kind.Kind) (*Outcome, e
 func (r *run) awaitFee(ctx, actx workflow.Context) bool {
 	r.setStage(ctx, StageAwaitingFee)
 	w := r.prepared.Settings.Payment.Window(workflow.Now(ctx))
-	r.feeState, r.feeDue = "awaiting", w.Due
+	r.feeState, r.feeDue = contract.FeeAwaiting, w.Due
 	r.upsert(ctx, SAFeeState.ValueSet("awaiting"))
 	r.notify(ctx, actx, NoticeFeeInstructions, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, ExpiresAt: w.Due})
 	settled := func() bool { return r.paid || r.withdrawn }
@@ -536,9 +536,9 @@ func (r *run) awaitFee(ctx, actx workflow.Context) bool {
 		_, _ = workflow.AwaitWithTimeout(ctx, until(ctx, w.Due), settled)
 	}
 	if r.paid {
-		r.feeState = "paid"
+		r.feeState = contract.FeePaid
 	} else if !r.withdrawn {
-		r.feeState = "expired"
+		r.feeState = contract.FeeExpired
 	}
 	r.upsert(ctx, SAFeeState.ValueSet(r.feeState))
 	return r.paid && !r.withdrawn

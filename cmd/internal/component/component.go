@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"madoguchi.dev/cmd/internal/temporalconn"
+	"madoguchi.dev/law/deadline"
 	"madoguchi.dev/platform/codec"
 	"madoguchi.dev/platform/disclosure"
 	"madoguchi.dev/platform/logging"
@@ -36,7 +37,6 @@ import (
 	"madoguchi.dev/services/intake"
 	intakemigrations "madoguchi.dev/services/intake/migrations"
 	"madoguchi.dev/workflows/notify"
-	"madoguchi.dev/law/deadline"
 	"madoguchi.dev/workflows/registry"
 	"madoguchi.dev/workflows/request"
 )

@@ -12,6 +12,7 @@ import (
 	"madoguchi.dev/law/fee"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/workflows/request"
 )
 
@@ -43,7 +44,7 @@ func TestDisclosureAsksForTheFeeAndContinuesOncePaid(t *testing.T) {
 		t.Errorf("fee status = %v; want 1000 JPY awaiting, due %v", f, window.Due)
 	}
 	n := h.onlyNotice(request.NoticeFeeInstructions)
-	if n.At != verifiedAt || n.Data.FeeJPY != 1000 || !n.Data.ExpiresAt.Equal(window.Due) {
+	if n.At != verifiedAt || n.Data.FeeJPY != 1000 || !n.Data.FeeDue.Equal(window.Due) {
 		t.Errorf("fee instructions at +%v = %+v; want at verification, 1000 JPY, due %v", n.At, n.Data, window.Due)
 	}
 	tooLittle.rejectedWith(t, "paid 500 JPY, but the fee is 1000 JPY")
@@ -78,7 +79,7 @@ func TestUnpaidFeeIsRemindedThenClosedUnpaidAtTheDueTime(t *testing.T) {
 	if n := h.onlyNotice(request.NoticeUnpaid); n.At != due || n.Data.FeeJPY != 1000 {
 		t.Errorf("unpaid notice at +%v (%+v); want at the due time +%v", n.At, n.Data, due)
 	}
-	want := []string{request.NoticeReceipt, request.NoticeFeeInstructions, request.NoticeFeeReminder, request.NoticeUnpaid}
+	want := []notify.Kind{request.NoticeReceipt, request.NoticeFeeInstructions, request.NoticeFeeReminder, request.NoticeUnpaid}
 	if got := h.noticeKinds(request.RecipientPerson); !slices.Equal(got, want) {
 		t.Errorf("notices = %v; want %v", got, want)
 	}

@@ -221,7 +221,7 @@ func TestADisclosurePackageIsStoredUnderALinkThatNeverEntersHistory(t *testing.T
 	// notice activity from the sealed secret.
 	c := h.onlyNotice(request.NoticeCompletion)
 	if c.At != done || c.To != request.RecipientPerson || c.Data.DownloadToken != "" || c.LinkToken != tok ||
-		!c.Data.ExpiresAt.Equal(t0.Add(done+packageTTL)) {
+		!c.Data.DownloadExpiresAt.Equal(t0.Add(done+packageTTL)) {
 		t.Errorf("completion notice at +%v = %+v (link token %q); want the link derived from the secret, expiring with the package", c.At, c.Data, c.LinkToken)
 	}
 	id := packageIDOf(tok)

@@ -582,7 +582,7 @@ func TestEntrustedRecordsAwaitTheCompanysInstructionAndProceedOnIt(t *testing.T)
 	}
 	n := h.onlyNotice(request.NoticeEntrusted)
 	if n.At != answered || n.To != request.RecipientCompany || n.CompanyEmail != acme.GetContactEmail() ||
-		n.Data.CompanyName != acme.GetCompanyName() || !n.Data.ExpiresAt.Equal(t0.Add(answered+entrustedWait)) {
+		n.Data.CompanyName != acme.GetCompanyName() || !n.Data.ReplyDue.Equal(t0.Add(answered+entrustedWait)) {
 		t.Errorf("entrusted notice at +%v = to %q %q %+v; want to Acme's contact with the due time", n.At, n.To, n.CompanyEmail, n.Data)
 	}
 	unknown.rejectedWith(t, `no records of entrusting company "globex"`)

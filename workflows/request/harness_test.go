@@ -44,6 +44,7 @@ import (
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/workflows/request"
 )
 
@@ -798,8 +799,8 @@ func (h *harness) allNotices() []noticeRec {
 }
 
 // noticeKinds lists the kinds of notices sent to recipient, in order.
-func (h *harness) noticeKinds(recipient string) []string {
-	var out []string
+func (h *harness) noticeKinds(recipient string) []notify.Kind {
+	var out []notify.Kind
 	for _, n := range h.allNotices() {
 		if n.To == recipient {
 			out = append(out, n.Kind)
@@ -809,7 +810,7 @@ func (h *harness) noticeKinds(recipient string) []string {
 }
 
 // notice returns the notices of one kind.
-func (h *harness) notice(kindName string) []noticeRec {
+func (h *harness) notice(kindName notify.Kind) []noticeRec {
 	var out []noticeRec
 	for _, n := range h.allNotices() {
 		if n.Kind == kindName {
@@ -820,7 +821,7 @@ func (h *harness) notice(kindName string) []noticeRec {
 }
 
 // onlyNotice requires exactly one notice of kindName and returns it.
-func (h *harness) onlyNotice(kindName string) noticeRec {
+func (h *harness) onlyNotice(kindName notify.Kind) noticeRec {
 	h.t.Helper()
 	ns := h.notice(kindName)
 	if len(ns) != 1 {

@@ -12,6 +12,7 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/workflows/request"
 )
 
@@ -141,7 +142,7 @@ func TestNoCodeAndNoResendClosesUnverifiedOneCodeLifetimeAfterExpiry(t *testing.
 	if n.At != 2*codeTTL || n.To != request.RecipientPerson {
 		t.Errorf("unverified notice at +%v to %q; want at +%v to the person", n.At, n.To, 2*codeTTL)
 	}
-	if got := h.noticeKinds(request.RecipientPerson); !slices.Equal(got, []string{request.NoticeReceipt, request.NoticeUnverified}) {
+	if got := h.noticeKinds(request.RecipientPerson); !slices.Equal(got, []notify.Kind{request.NoticeReceipt, request.NoticeUnverified}) {
 		t.Errorf("notices = %v", got)
 	}
 	if st := h.finalStatus(); st.GetVerification().GetState() != "expired" || len(st.GetAttention()) != 0 {

@@ -12,6 +12,7 @@ import (
 
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 	"madoguchi.dev/workflows/request"
 )
 
@@ -42,7 +43,7 @@ func TestDeletionRunsFromReceiptThroughDecisionAndFanOutToTheErasureEvent(t *tes
 	if got := h.stages(); !slices.Equal(got, wantStages) {
 		t.Errorf("DsrStage went %v, want %v", got, wantStages)
 	}
-	if got := h.noticeKinds(request.RecipientPerson); !slices.Equal(got, []string{request.NoticeReceipt, request.NoticeCompletion}) {
+	if got := h.noticeKinds(request.RecipientPerson); !slices.Equal(got, []notify.Kind{request.NoticeReceipt, request.NoticeCompletion}) {
 		t.Errorf("notices to the person = %v, want receipt then completion", got)
 	}
 	due, _ := deadlinesOf(t, contract.JurisdictionJP)
@@ -318,7 +319,7 @@ func TestDisclosurePackageIsAssembledFromTheExportsAndPurgedWhenItsLinkExpires(t
 		t.Errorf("package input = %+v; want the two exports in plan order, expiring after %v", p, packageTTL)
 	}
 	c := h.onlyNotice(request.NoticeCompletion)
-	if c.At != done || c.Data.DownloadToken != "download-token-1" || !c.Data.ExpiresAt.Equal(t0.Add(done+packageTTL)) {
+	if c.At != done || c.Data.DownloadToken != "download-token-1" || !c.Data.DownloadExpiresAt.Equal(t0.Add(done+packageTTL)) {
 		t.Errorf("completion notice at +%v = %+v; want the download token and its expiry", c.At, c.Data)
 	}
 	if out.PackageID != "pkg-1" || out.ErasureEventID != "" || len(h.erasureEvents()) != 0 {

@@ -9,28 +9,30 @@ import (
 
 	"madoguchi.dev/platform/metrics"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 )
 
-// Notice kinds the workflow sends (templates in workflows/notify).
+// Notice kinds the workflow sends: workflows/notify's, whose templates
+// render them.
 const (
-	NoticeReceipt              = "receipt"
-	NoticeVerificationCode     = "verification_code"
-	NoticeVerificationReminder = "verification_reminder"
-	NoticeUnverified           = "unverified"
-	NoticeFeeInstructions      = "fee_instructions"
-	NoticeFeeReminder          = "fee_reminder"
-	NoticeUnpaid               = "unpaid"
-	NoticeExtension            = "extension"
-	NoticeDecision             = "decision"
-	NoticeCompletion           = "completion"
-	NoticeWithdrawn            = "withdrawn"
-	NoticeEntrusted            = "entrusted_notice"
-	NoticeEntrustedReminder    = "entrusted_reminder"
-	NoticeDuplicateLinked      = "duplicate_linked"
-	NoticeStaffAlert           = "staff_alert"
+	NoticeReceipt              = notify.Receipt
+	NoticeVerificationCode     = notify.VerificationCode
+	NoticeVerificationReminder = notify.VerificationReminder
+	NoticeUnverified           = notify.Unverified
+	NoticeFeeInstructions      = notify.FeeInstructions
+	NoticeFeeReminder          = notify.FeeReminder
+	NoticeUnpaid               = notify.Unpaid
+	NoticeExtension            = notify.Extension
+	NoticeDecision             = notify.Decision
+	NoticeCompletion           = notify.Completion
+	NoticeWithdrawn            = notify.Withdrawn
+	NoticeEntrusted            = notify.EntrustedNotice
+	NoticeEntrustedReminder    = notify.EntrustedReminder
+	NoticeDuplicateLinked      = notify.DuplicateLinked
+	NoticeStaffAlert           = notify.StaffAlert
 	// NoticeDownloadCode carries a one-time code opening a disclosure
 	// package (sent by the package's workflow).
-	NoticeDownloadCode = "download_code"
+	NoticeDownloadCode = notify.DownloadCode
 )
 
 // Recipients.
@@ -51,7 +53,16 @@ type NoticeData struct {
 	ReceivedAt    time.Time `json:"received_at,omitzero"`
 	DueAt         time.Time `json:"due_at,omitzero"`
 	PreviousDueAt time.Time `json:"previous_due_at,omitzero"`
-	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// ExpiresAt is when a verification or download code expires. Notices
+	// scheduled before the named fields below carried those dates here too
+	// (NotifyMailer reads them by kind when the named field is empty).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// FeeDue: the fee notices' payment due date.
+	FeeDue time.Time `json:"fee_due,omitzero"`
+	// DownloadExpiresAt: the completion notice's package expiry.
+	DownloadExpiresAt time.Time `json:"download_expires_at,omitzero"`
+	// ReplyDue: the date an entrusting company is asked to answer by.
+	ReplyDue time.Time `json:"reply_due,omitzero"`
 	// Code is set only inside IssueVerificationCode and IssueDownloadCode,
 	// never in history.
 	Code          string `json:"-"`
@@ -83,7 +94,7 @@ type DownloadLink struct {
 type NoticeInput struct {
 	// ID is stable per notice so that a retried send is recognisable.
 	ID           string        `json:"id"`
-	Kind         string        `json:"kind"`
+	Kind         notify.Kind   `json:"kind"`
 	To           string        `json:"to"`
 	CompanyEmail string        `json:"company_email,omitempty"`
 	Receipt      string        `json:"receipt"`
@@ -94,7 +105,8 @@ type NoticeInput struct {
 
 // Mail is a notice with its recipient and links resolved, for the Mailer.
 type Mail struct {
-	ID, Kind, To, Receipt, Locale string
+	ID, To, Receipt, Locale string
+	Kind                    notify.Kind
 	// StatusURL is the person's secret status link; DownloadURL the package's.
 	StatusURL, DownloadURL string
 	Data                   NoticeData
@@ -145,6 +157,6 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (string, er
 	if err := a.Mailer.Deliver(ctx, m); err != nil {
 		return "", err
 	}
-	metrics.NoticesSent.WithLabelValues(in.Kind).Inc()
+	metrics.NoticesSent.WithLabelValues(string(in.Kind)).Inc()
 	return in.ID, nil
 }

@@ -13,45 +13,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"madoguchi.dev/law/fee"
 	"madoguchi.dev/law/kind"
 	"madoguchi.dev/law/verification"
 	"madoguchi.dev/platform/staffsig"
 	"madoguchi.dev/proto/contract"
 	dsrv1 "madoguchi.dev/proto/gen/dsr/v1"
+	"madoguchi.dev/workflows/notify"
 )
-
-// ChangeAnnounceConclusion is the workflow.GetVersion change id of the
-// RequestConcluded event published when a request ends.
-const ChangeAnnounceConclusion = "announce-conclusion"
-
-// ChangeFanOutRoundTimer is the workflow.GetVersion change id of fan-out
-// v2: a round's commands sent together and one SLA timer per round instead
-// of one per holder.
-const ChangeFanOutRoundTimer = "fanout-round-timer"
-
-// ChangeCoalesceSearchAttributes is the workflow.GetVersion change id of
-// coalesced search attribute upserts (search.go), and of not upserting the
-// attributes the workflow was started with.
-const ChangeCoalesceSearchAttributes = "coalesce-search-attributes"
-
-// ChangeBundle202612 is the one change id a request started since records
-// in place of the three above, whose changes it then all has. Each
-// workflow.GetVersion that records a version costs a marker and an upsert
-// of TemporalChangeVersion (a command, a history event and a visibility
-// write each, and on Temporal Cloud billed actions). Requests recorded
-// before it have no such marker, so they ask for each change where they
-// always did (has). Each later change (ChangeIdentity202612) gets a
-// GetVersion of its own.
-const ChangeBundle202612 = "bundle-2026-12"
-
-// ChangeIdentity202612 is the workflow.GetVersion change id of the identity
-// binding: codes derived from a worker-only secret and checked by a keyed
-// MAC, holders told what the requester proved (holderkit.Binding), identity
-// review for every record found only by a typed identifier, related
-// requests reported only once identity is established, and download links
-// that only the activity creating them knows.
-const ChangeIdentity202612 = "identity-2026-12"
 
 // a is nil-valued: the workflow only needs its activities' method names.
 var a *Activities
@@ -107,8 +75,7 @@ func dataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted, keys *
 	if err := r.register(ctx, actx); err != nil {
 		return nil, err
 	}
-	r.bundled = workflow.GetVersion(ctx, ChangeBundle202612, workflow.DefaultVersion, 1) == 1
-	r.identity = workflow.GetVersion(ctx, ChangeIdentity202612, workflow.DefaultVersion, 1) == 1
+	r.versions(ctx)
 	coalesce := r.has(ctx, ChangeCoalesceSearchAttributes)
 	if coalesce {
 		r.coalesceUpserts(ctx)
@@ -148,210 +115,8 @@ func dataSubjectRequest(ctx workflow.Context, in *dsrv1.RequestSubmitted, keys *
 	return out, nil
 }
 
-// has reports whether this request runs with change (a change id of
-// version 1 above): every request since ChangeBundle202612 does; one from
-// before asks, as it did, which records the answer on its first run.
-func (r *run) has(ctx workflow.Context, change string) bool {
-	return r.bundled || workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) == 1
-}
-
-func (r *run) lifecycle(ctx, actx workflow.Context) (*Outcome, error) {
-	k, _ := kind.Parse(contract.KindName(r.in.GetKind()))
-
-	// 1. Identity (APPI Art. 37): a code by e-mail. The stage opens once the
-	// code exists, so nothing can be checked against no code.
-	if err := r.issueCode(ctx, actx); err != nil {
-		return nil, err
-	}
-	r.setStage(ctx, StageVerifying)
-	if !r.awaitVerification(ctx, actx) {
-		if r.withdrawn {
-			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-		}
-		if r.verifyDead {
-			r.raise(ctx, AttentionCodesExhausted)
-		}
-		return r.close(ctx, actx, ClosedUnverified, NoticeUnverified, NoticeData{})
-	}
-	// Every path from here changes the stage within an activity or two.
-	r.upsertWithNextStage(ctx, SASubjectRef.ValueSet(r.prepared.SubjectRef))
-
-	// 2. Related requests: duplicates are linked and reported, never
-	// dropped. A request since ChangeIdentity202612 reports them only once
-	// identity is established (after step 4): a code proves an address, not
-	// who the records of the typed identifiers belong to.
-	if !r.identity {
-		if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
-			return refused, err
-		}
-	} else {
-		r.binding = &CommandBinding{}
-	}
-
-	// 3. Where are the records, and for whom (委託)? Does the proven
-	// contact cover them?
-	if len(r.prepared.Locate) > 0 {
-		r.setStage(ctx, StageLocating)
-		located := r.fanOut(ctx, actx, fanOutSpec{Phase: "locate", Action: dsrv1.Action_ACTION_LOCATE,
-			Holders: r.prepared.Locate, Track: true})
-		if r.identity {
-			r.bindLocated(located)
-		} else {
-			for _, res := range located {
-				if res.GetOutcome() == dsrv1.Outcome_OUTCOME_PARTIAL && res.GetReason() == "identifiers_mismatch" {
-					r.mismatch = true
-				}
-			}
-		}
-	}
-	if r.identity && r.prepared.MemberNumberGiven && !r.binding.MemberConfirmed {
-		// A member number that no member record confirms by the proven
-		// address goes to review whether or not records exist, so that the
-		// request's course never tells whether someone is a member.
-		r.mismatch = true
-	}
-
-	// 4. Staff identity review: every agent (代理人) and every record the
-	// proven contact does not cover.
-	if verification.NeedsStaffReview(r.in.GetFiledByAgent(), !r.mismatch) {
-		reason := AttentionIdentityMismatch
-		if r.in.GetFiledByAgent() {
-			reason = AttentionAgentReview
-		}
-		r.setStage(ctx, StageIdentityReview)
-		r.raise(ctx, reason)
-		_ = workflow.Await(ctx, func() bool { return r.reviewDone || r.withdrawn })
-		r.lower(ctx, reason)
-		if r.withdrawn {
-			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-		}
-		if !r.reviewApproved {
-			return r.close(ctx, actx, ClosedIdentityRejected, NoticeDecision,
-				NoticeData{Decision: "refuse", ReasonCode: "identity_not_verified", ReasonText: r.reviewReason})
-		}
-		if r.identity {
-			r.binding.IdentityReviewed = true
-		}
-	}
-	if r.identity {
-		if refused, err := r.checkRelated(ctx, actx, k); err != nil || refused != nil {
-			return refused, err
-		}
-	}
-
-	// 5. Fee (APPI Art. 38): disclosure-type kinds only.
-	if r.prepared.Fee.Required {
-		if !r.awaitFee(ctx, actx) {
-			if r.withdrawn {
-				return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-			}
-			return r.close(ctx, actx, ClosedUnpaid, NoticeUnpaid, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY})
-		}
-	}
-
-	// 6. Staff decision: every kind that changes or stops data (Art. 34, 35)
-	// and every GDPR request (manifestly unfounded/excessive is staff's call).
-	if k.ChangesData() || k.NeedsArt35Grounds() || r.in.GetJurisdiction() == contract.JurisdictionGDPR {
-		r.setStage(ctx, StageStaffReview)
-		r.raise(ctx, AttentionStaffDecision)
-		_ = workflow.Await(ctx, func() bool { return r.decision != nil || r.withdrawn })
-		r.lower(ctx, AttentionStaffDecision)
-		if r.withdrawn {
-			return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-		}
-		if r.decision.GetOutcome() == dsrv1.DecisionOutcome_DECISION_OUTCOME_REFUSE {
-			return r.close(ctx, actx, ClosedRefused, NoticeDecision, r.decisionData())
-		}
-		// GDPR Art. 12(5): a manifestly excessive request may carry a reasonable fee.
-		if r.decision.GetManifestlyExcessive() && !r.prepared.Fee.Required {
-			j, _ := kind.ParseJurisdiction(r.in.GetJurisdiction())
-			if f, err := fee.Assess(k, j, true, r.prepared.Settings.Fee); err == nil && f.Required {
-				r.prepared.Fee = f
-				if !r.awaitFee(ctx, actx) {
-					if r.withdrawn {
-						return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-					}
-					return r.close(ctx, actx, ClosedUnpaid, NoticeUnpaid, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY})
-				}
-			}
-		}
-	}
-	if r.withdrawn {
-		return r.close(ctx, actx, ClosedWithdrawn, NoticeWithdrawn, NoticeData{})
-	}
-
-	// 7. Act: every holder that serves the kind's action.
-	out := &Outcome{Receipt: r.in.GetReceipt(), HolderOutcomes: map[string]string{}}
-	plan := r.prepared.Plan
-	results := map[string]*dsrv1.HolderResult{}
-	if len(plan.Holders) > 0 {
-		r.setStage(ctx, StageFanOut)
-		results = r.fanOut(ctx, actx, fanOutSpec{Phase: "act", Action: plan.Action, Holders: plan.Holders,
-			Corrections: r.decision.GetCorrections(), Track: true})
-	}
-
-	// 8. Records held under entrustment: only on the company's instruction.
-	r.collectEntrusted(ctx, results)
-	if len(r.entrusted) > 0 {
-		r.awaitEntrusted(ctx, actx, results)
-	}
-	for _, h := range plan.Holders {
-		out.HolderOutcomes[h.Name] = results[h.Name].GetOutcome().String()
-	}
-
-	// 9. Answer: disclosure package or completion notice.
-	r.setStage(ctx, StageNotifying)
-	data := r.decisionData()
-	data.Holders = r.holderNames(results)
-	data.Withdrawn = r.withdrawn
-	if plan.Action == dsrv1.Action_ACTION_EXPORT || plan.Action == dsrv1.Action_ACTION_EXPORT_PROVISION_RECORDS {
-		if r.identity {
-			// The token stays out of history: the completion notice gets
-			// the sealed secret to derive the link from (download.go).
-			ref, link, err := r.deliverPackage(ctx, actx, results)
-			if err != nil {
-				return nil, err
-			}
-			out.PackageID = ref.ID
-			data.DownloadLink, data.ExpiresAt = link, ref.ExpiresAt
-		} else {
-			ref, err := r.assemblePackage(ctx, actx, results)
-			if err != nil {
-				return nil, err
-			}
-			out.PackageID = ref.ID
-			data.DownloadToken, data.ExpiresAt = ref.Token, ref.ExpiresAt
-		}
-	}
-	r.notify(ctx, actx, NoticeCompletion, data)
-
-	// 10. Erasure event for internal services (pseudonymous ids only).
-	if plan.Action == dsrv1.Action_ACTION_ERASE {
-		var erased []string
-		for _, h := range plan.Holders {
-			switch results[h.Name].GetOutcome() {
-			case dsrv1.Outcome_OUTCOME_DONE, dsrv1.Outcome_OUTCOME_PARTIAL, dsrv1.Outcome_OUTCOME_RETAINED_BY_LAW:
-				erased = append(erased, h.Name)
-			}
-		}
-		if len(erased) > 0 {
-			err := workflow.ExecuteActivity(actx, a.PublishErasureCompleted, ErasureInput{RequestID: r.in.GetRequestId(),
-				Receipt: r.in.GetReceipt(), Personal: r.in.GetPersonal(), Holders: erased}).Get(ctx, &out.ErasureEventID)
-			if err != nil {
-				return nil, fmt.Errorf("publish erasure completed: %w", err)
-			}
-			r.event(ctx, "erasure_announced", "system", out.ErasureEventID)
-		}
-	}
-	r.setStage(ctx, StageCompleted)
-	r.lower(ctx, AttentionDeadlineNear)
-	r.lower(ctx, AttentionOverdue)
-	out.Stage = r.stage
-	return out, nil
-}
-
 // close ends the request without completing it, with a notice saying why.
-func (r *run) close(ctx, actx workflow.Context, reason, notice string, data NoticeData) (*Outcome, error) {
+func (r *run) close(ctx, actx workflow.Context, reason string, notice notify.Kind, data NoticeData) (*Outcome, error) {
 	r.closedReason = reason
 	r.event(ctx, "closed", "system", reason)
 	r.notify(ctx, actx, notice, data)
@@ -364,11 +129,11 @@ func (r *run) close(ctx, actx workflow.Context, reason, notice string, data Noti
 
 // notify sends a notice to the person; failures are retried by Temporal
 // without limit (a notice is part of the answer and is never skipped).
-func (r *run) notify(ctx, actx workflow.Context, kindName string, data NoticeData) {
+func (r *run) notify(ctx, actx workflow.Context, kindName notify.Kind, data NoticeData) {
 	r.notifyTo(ctx, actx, kindName, RecipientPerson, "", data)
 }
 
-func (r *run) notifyTo(ctx, actx workflow.Context, kindName, to, companyEmail string, data NoticeData) {
+func (r *run) notifyTo(ctx, actx workflow.Context, kindName notify.Kind, to, companyEmail string, data NoticeData) {
 	data.Kind, data.Jurisdiction = contract.KindName(r.in.GetKind()), r.in.GetJurisdiction()
 	data.ReceivedAt = r.in.GetSubmittedAt().AsTime()
 	if data.DueAt.IsZero() {
@@ -380,10 +145,10 @@ func (r *run) notifyTo(ctx, actx workflow.Context, kindName, to, companyEmail st
 		Receipt: r.in.GetReceipt(), Locale: r.in.GetLocale(), Personal: r.in.GetPersonal(), Data: data}).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("notice not sent", "kind", kindName, "error", err)
-		r.event(ctx, "notice_failed", "system", kindName)
+		r.event(ctx, "notice_failed", "system", string(kindName))
 		return
 	}
-	r.event(ctx, "notice_sent", "system", kindName+" → "+to)
+	r.event(ctx, "notice_sent", "system", string(kindName)+" → "+to)
 }
 
 func (r *run) decisionData() NoticeData {
@@ -529,10 +294,10 @@ func (r *run) awaitFee(ctx, actx workflow.Context) bool {
 	w := r.prepared.Settings.Payment.Window(workflow.Now(ctx))
 	r.feeState, r.feeDue = contract.FeeAwaiting, w.Due
 	r.upsert(ctx, SAFeeState.ValueSet("awaiting"))
-	r.notify(ctx, actx, NoticeFeeInstructions, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, ExpiresAt: w.Due})
+	r.notify(ctx, actx, NoticeFeeInstructions, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, FeeDue: w.Due})
 	settled := func() bool { return r.paid || r.withdrawn }
 	if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, w.RemindAt), settled); !ok {
-		r.notify(ctx, actx, NoticeFeeReminder, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, ExpiresAt: w.Due})
+		r.notify(ctx, actx, NoticeFeeReminder, NoticeData{FeeJPY: r.prepared.Fee.AmountJPY, FeeDue: w.Due})
 		_, _ = workflow.AwaitWithTimeout(ctx, until(ctx, w.Due), settled)
 	}
 	if r.paid {
@@ -571,13 +336,13 @@ func (r *run) awaitEntrusted(ctx, actx workflow.Context, results map[string]*dsr
 	due := workflow.Now(ctx).Add(s.EntrustedWait)
 	for _, c := range r.entrusted {
 		c.DueAt = due
-		r.notifyTo(ctx, actx, NoticeEntrusted, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ExpiresAt: due})
+		r.notifyTo(ctx, actx, NoticeEntrusted, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ReplyDue: due})
 	}
 	settled := func() bool { return !r.companiesWaiting() }
 	if ok, _ := workflow.AwaitWithTimeout(ctx, until(ctx, due.Add(-s.EntrustedReminderBefore)), settled); !ok {
 		for _, c := range r.entrusted {
 			if c.State == "waiting" {
-				r.notifyTo(ctx, actx, NoticeEntrustedReminder, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ExpiresAt: due})
+				r.notifyTo(ctx, actx, NoticeEntrustedReminder, RecipientCompany, c.Contact, NoticeData{CompanyName: c.CompanyName, ReplyDue: due})
 			}
 		}
 		_, _ = workflow.AwaitWithTimeout(ctx, until(ctx, due), settled)
